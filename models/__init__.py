@@ -1,0 +1,1 @@
+"""The neural side of Eyla: base-model loading, generation, subsystems."""

