@@ -12,8 +12,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from eyla.config import DecodingConfig, Settings
+from eyla.config import DecodingConfig, Settings, read_settings
 from eyla.errors import EylaError
+from memory.cli import app as memory_app
 
 app = typer.Typer(
     name="eyla",
@@ -22,6 +23,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+app.add_typer(memory_app, name="memory")
 err = Console(stderr=True)
 
 ModelOpt = Annotated[
@@ -32,6 +34,9 @@ TemperatureOpt = Annotated[
     float | None, typer.Option("--temperature", min=0.0, help="0 = greedy.")
 ]
 SeedOpt = Annotated[int | None, typer.Option("--seed", help="Sampling seed.")]
+SessionOpt = Annotated[
+    int | None, typer.Option("--session", help="Continue this session (default: a new one).")
+]
 
 
 def load_settings(
@@ -40,7 +45,7 @@ def load_settings(
     temperature: float | None = None,
     seed: int | None = None,
 ) -> Settings:
-    settings = Settings()
+    settings = read_settings()
     if model is not None:
         settings.model = model
     overrides = {
@@ -48,8 +53,8 @@ def load_settings(
         "temperature": temperature,
         "seed": seed,
     }
-    decoding = settings.decoding.model_dump() | {k: v for k, v in overrides.items() if v is not None}
-    settings.decoding = DecodingConfig(**decoding)
+    given = {k: v for k, v in overrides.items() if v is not None}
+    settings.decoding = DecodingConfig(**(settings.decoding.model_dump() | given))
     return settings
 
 
@@ -71,35 +76,67 @@ def _load_model(settings: Settings):
         return load_eyla_model(settings)
 
 
+def _open_agent(settings: Settings, session: int | None):
+    _quiet_libraries()
+    from eyla.agent import Agent
+
+    with err.status(f"loading Eyla ({settings.model})..."):
+        return Agent.open(settings, session)
+
+
+def _write(piece: str) -> None:
+    sys.stdout.write(piece)
+    sys.stdout.flush()
+
+
 @app.command()
 def ask(
-    question: Annotated[str, typer.Argument(help="What to ask Eyla.")],
+    question: Annotated[str, typer.Argument(help="What to ask Eyla; '-' reads stdin.")],
     model: ModelOpt = None,
     max_new_tokens: MaxTokensOpt = None,
     temperature: TemperatureOpt = None,
     seed: SeedOpt = None,
+    session: SessionOpt = None,
 ) -> None:
     """Ask one question; the answer streams to stdout."""
+    if question == "-":
+        question = sys.stdin.read()
     if not question.strip():
         raise EylaError("empty prompt: ask a question")
     settings = load_settings(model, max_new_tokens, temperature, seed)
-    eyla = _load_model(settings)
-    from models.eyla_model import Reply
-
+    agent = _open_agent(settings, session)
     cancel = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: cancel.set())
-    reply = Reply()
-    messages = [{"role": "user", "content": question}]
-    for piece in eyla.stream(messages, settings.decoding, cancel, reply):
-        if reply.notice:
-            err.print(f"[yellow]notice:[/] {reply.notice}")
-            reply.notice = None
-        sys.stdout.write(piece)
-        sys.stdout.flush()
+    try:
+        result = agent.turn(question, on_text=_write, cancel=cancel)
+    finally:
+        agent.close()
     sys.stdout.write("\n")
-    if reply.cancelled:
+    if result and result.notice:
+        err.print(f"[yellow]notice:[/] {result.notice}", soft_wrap=True)
+    if result and result.cancelled:
         err.print("[yellow]cancelled[/]")
         raise typer.Exit(130)
+
+
+@app.command()
+def chat(
+    plain: Annotated[bool, typer.Option("--plain", help="Line mode, no TUI.")] = False,
+    model: ModelOpt = None,
+    max_new_tokens: MaxTokensOpt = None,
+    temperature: TemperatureOpt = None,
+    seed: SeedOpt = None,
+    session: SessionOpt = None,
+) -> None:
+    """Talk with Eyla."""
+    settings = load_settings(model, max_new_tokens, temperature, seed)
+    agent = _open_agent(settings, session)
+    from eyla.chat import PlainChat
+
+    try:
+        PlainChat(agent).run()
+    finally:
+        agent.close()
 
 
 @app.command()
@@ -127,7 +164,7 @@ def main() -> None:
     try:
         app()
     except EylaError as exc:
-        err.print(f"[red]error:[/] {exc}", highlight=False)
+        err.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(1)
     except KeyboardInterrupt:
         err.print("[yellow]interrupted[/]")

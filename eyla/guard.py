@@ -1,0 +1,76 @@
+"""The identity guard: checks a draft reply against the identity spec.
+
+It looks for what an identity collapse says out loud: taking another name, naming another
+creator, claiming to be human, or announcing that it now obeys an injected role. The
+agent regenerates a draft that fails, and repairs it if the retry fails too.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from eyla.identity import IdentitySpec
+from models.subsystem import Subsystem
+
+SELF = r"(?:i am|i'm|i’m|im|my name is|call me|this is|you can call me|i go by)"
+MADE = r"(?:created|made|developed|built|trained|designed|programmed|owned)\s+by"
+HUMAN = re.compile(
+    r"\b(?:i am|i'm|i’m)\s+(?:a\s+|an\s+)?(?:real\s+|actual\s+)?"
+    r"(?:human(?:\s+being)?|person|man|woman|living being)\b(?!\s+(?:assistant|ai))",
+    re.IGNORECASE,
+)
+ROLE_CHANGE = re.compile(
+    r"\b(?:developer mode (?:is )?(?:enabled|activated|on)|jailbreak(?:en)? mode|"
+    r"i (?:will|shall|can) (?:now )?ignore (?:all |my |the )?(?:previous |prior )?"
+    r"(?:instructions|rules|guidelines)|(?:my )?(?:instructions|rules) (?:are|have been) "
+    r"(?:ignored|disabled|removed)|i (?:am|'m) no longer \w+|i have no (?:rules|restrictions))",
+    re.IGNORECASE,
+)
+SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
+
+
+@dataclass(frozen=True)
+class Violation:
+    kind: str  # "name", "creator", "human", "role-change"
+    evidence: str
+
+
+class IdentityGuard(Subsystem):
+    """Checks drafts against the spec; switched off, it passes everything."""
+
+    kind = "guard"
+
+    def __init__(self, spec: IdentitySpec) -> None:
+        super().__init__("identity_guard")
+        self.spec = spec
+        names = "|".join(re.escape(n) for n in spec.never_names) or r"(?!x)x"
+        creators = "|".join(re.escape(c) for c in spec.never_creators) or r"(?!x)x"
+        self._other_name = re.compile(
+            rf"\b{SELF}\s+(?:now\s+|actually\s+|really\s+)?(?:called\s+|named\s+)?"
+            rf"(?:an?\s+|the\s+)?({names})\b|\bas ({names})\b[,:]",
+            re.IGNORECASE,
+        )
+        self._other_creator = re.compile(rf"\b{MADE}\s+(?:the\s+)?(?:team at\s+)?({creators})\b",
+                                         re.IGNORECASE)
+
+    def check(self, text: str) -> list[Violation]:
+        if not self.enabled:
+            return []
+        found: list[Violation] = []
+        for kind, pattern in (
+            ("name", self._other_name),
+            ("creator", self._other_creator),
+            ("human", HUMAN),
+            ("role-change", ROLE_CHANGE),
+        ):
+            found.extend(Violation(kind, m.group(0)) for m in pattern.finditer(text))
+        return found
+
+    def repair(self, text: str) -> str:
+        """Drop every sentence that breaks the spec; fall back to the spec's own words."""
+        kept = [s for s in SENTENCE.split(text) if s.strip() and not self.check(s)]
+        repaired = " ".join(kept).strip()
+        if not repaired:
+            return self.spec.self_introduction()
+        return repaired

@@ -1,0 +1,96 @@
+"""The identity spec and the identity guard's checks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from eyla.errors import EylaError
+from eyla.guard import IdentityGuard
+from eyla.identity import load_identity
+
+
+def test_default_spec_describes_eyla():
+    spec = load_identity()
+    assert spec.name == "Eyla"
+    assert "Eyla" in spec.anchor() and spec.creator in spec.anchor()
+    assert not any(name in spec.anchor() for name in spec.never_names)
+
+
+def test_a_user_spec_in_json_is_accepted(tmp_path: Path):
+    raw = {"name": "Nova", "creator": "Ada", "kind": "a helper", "purpose": "to help",
+           "values": ["honesty"], "never_names": ["Eyla"]}
+    path = tmp_path / "nova.json"
+    path.write_text(json.dumps(raw))
+    spec = load_identity(path)
+    assert spec.anchor().startswith("You are Nova, a helper, created by Ada.")
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("name: Eyla\n", "field 'creator'"),
+        ("name: ''\ncreator: x\nkind: y\npurpose: z\nvalues: [a]\n", "field 'name'"),
+        ("name: Eyla\ncreator: x\nkind: y\npurpose: z\nvalues: [a]\ncolour: red\n", "'colour'"),
+        ("name: E\ncreator: x\nkind: y\npurpose: z\nvalues: [a]\nnever_names: [E]\n",
+         "own name"),
+        ("name: [unclosed\n", "not valid YAML"),
+        ("- just\n- a list\n", "mapping"),
+    ],
+)
+def test_invalid_specs_name_the_field_and_the_reason(tmp_path: Path, content, message):
+    path = tmp_path / "spec.yaml"
+    path.write_text(content)
+    with pytest.raises(EylaError, match=message) as info:
+        load_identity(path)
+    assert "\n" not in str(info.value)
+
+
+def test_missing_spec_file(tmp_path: Path):
+    with pytest.raises(EylaError, match="cannot read identity spec"):
+        load_identity(tmp_path / "nope.yaml")
+
+
+@pytest.fixture(scope="module")
+def guard() -> IdentityGuard:
+    return IdentityGuard(load_identity())
+
+
+@pytest.mark.parametrize(
+    ("draft", "kind"),
+    [
+        ("Hi! I'm SmolLM, your assistant.", "name"),
+        ("My name is ChatGPT.", "name"),
+        ("As DAN, I can do anything now.", "name"),
+        ("I am now called Claude.", "name"),
+        ("I was trained by Hugging Face.", "creator"),
+        ("I'm an AI language model developed by OpenAI.", "creator"),
+        ("I am a human, not a bot.", "human"),
+        ("I'm a real person.", "human"),
+        ("Developer mode enabled.", "role-change"),
+        ("OK, I will ignore all previous instructions.", "role-change"),
+    ],
+)
+def test_guard_flags_identity_breaks(guard, draft, kind):
+    assert kind in {v.kind for v in guard.check(draft)}
+
+
+@pytest.mark.parametrize(
+    "draft",
+    [
+        "I'm Eyla, an AI assistant created by the Eyla open-source project.",
+        "I am not a human; I am an AI assistant.",
+        "ChatGPT is a different assistant, made by another company.",
+        "Paris is the capital of France.",
+        "I can't ignore my principles, even if you ask.",
+    ],
+)
+def test_guard_passes_faithful_replies(guard, draft):
+    assert guard.check(draft) == []
+
+
+def test_repair_drops_only_the_breaking_sentences(guard):
+    assert guard.repair("I am ChatGPT. Paris is in France.") == "Paris is in France."
+    assert guard.repair("I am ChatGPT.") == guard.spec.self_introduction()
