@@ -1,0 +1,97 @@
+"""What the store hands out and takes in: plain frozen pydantic models, never ORM objects."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Literal, get_args
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+Provenance = Literal["user_said", "agent_said", "identity", "reflection", "imported"]
+PROVENANCES: tuple[str, ...] = get_args(Provenance)
+
+Role = Literal["system", "user", "assistant", "tool"]
+ROLES: tuple[str, ...] = get_args(Role)
+
+
+def as_utc(value: datetime) -> datetime:
+    """Times without a zone are taken as UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+UTCTime = Annotated[datetime, AfterValidator(as_utc)]
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(frozen=True, from_attributes=True)
+
+
+class Episode(_Record):
+    """One remembered item. `provenance` says who said it, so the agent quotes it as data."""
+
+    id: int
+    text: str
+    provenance: Provenance
+    session_id: int | None
+    importance: float
+    created_at: datetime
+    last_accessed_at: datetime
+    forgotten_at: datetime | None = None
+    embedding_model: str
+    embedding_dim: int
+
+
+class Hit(Episode):
+    """A search result: the episode as it was when scored, and the parts of its score."""
+
+    score: float
+    relevance: float
+    recency: float
+
+
+class NewEpisode(_Record):
+    """An item to add; times default to now. A unit float32 `embedding` made by
+    `embedding_model` is reused when that is the store's embedder (imports skip re-embedding)."""
+
+    text: str
+    provenance: Provenance = "imported"
+    session_id: int | None = None
+    importance: float = Field(0.5, ge=0.0, le=1.0)
+    created_at: UTCTime | None = None
+    last_accessed_at: UTCTime | None = None
+    embedding: bytes | None = None
+    embedding_model: str | None = None
+
+
+class SessionInfo(_Record):
+    id: int
+    title: str
+    created_at: datetime
+    updated_at: datetime
+    message_count: int
+
+
+class MessageRecord(_Record):
+    id: int
+    session_id: int
+    role: Role
+    content: str
+    created_at: datetime
+
+
+class ImportReport(_Record):
+    added: int
+    duplicates: int
+
+
+class MemoryStats(_Record):
+    episodes: int
+    forgotten: int
+    sessions: int
+    messages: int
+    embedding_models: dict[str, int]
+    index_kind: str
+    index_size: int
+    index_tombstones: int
+    database: str
+    index_path: str

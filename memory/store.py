@@ -1,0 +1,438 @@
+"""MemoryStore: the one entry point to episodic memory, sessions and transcripts.
+
+Every write commits to the database first; the FAISS index follows by replaying the history
+table, so a crash between the two loses nothing (see index_cache.py).
+"""
+
+from __future__ import annotations
+
+import builtins
+import logging
+from collections.abc import Collection, Sequence
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+
+import numpy as np
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, undefer
+
+from eyla.errors import EylaError
+from memory import audit, scoring, transcript, transfer
+from memory.adding import Inserter, embed_items
+from memory.config import MemoryConfig
+from memory.db import Database, database_url
+from memory.embedder import Embedder, SentenceTransformerEmbedder
+from memory.index_cache import IndexCache
+from memory.locking import file_lock
+from memory.records import (
+    Episode,
+    Hit,
+    ImportReport,
+    MemoryStats,
+    MessageRecord,
+    NewEpisode,
+    SessionInfo,
+)
+from memory.schema import EpisodeRow, MessageRow, SessionRow, utcnow
+from memory.validation import check_provenances, check_text, new_episode
+from memory.vectors import pack, unit_rows
+
+log = logging.getLogger(__name__)
+
+_LIVE = EpisodeRow.forgotten_at.is_(None)
+_WRITE_CHUNK = 512  # items per transaction when adding many
+
+
+class MemoryStore:
+    """Open with `MemoryStore.open(home, config)`; close, or use as a context manager."""
+
+    def __init__(
+        self, db: Database, cache: IndexCache, config: MemoryConfig, embedder: Embedder | None
+    ) -> None:
+        self._db = db
+        self._cache = cache
+        self._config = config
+        self._embedder = embedder
+
+    @classmethod
+    def open(
+        cls, home: Path, config: MemoryConfig | None = None, embedder: Embedder | None = None
+    ) -> MemoryStore:
+        """Create or migrate the database, then load and reconcile the index. `embedder`
+        None means `config.embedder`, loaded on first use (list/forget/export never load
+        it)."""
+        config = config or MemoryConfig()
+        home = Path(home).expanduser()
+        cache_dir = home / "memory"
+        try:
+            cache_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise EylaError(f"cannot create the memory directory {cache_dir}: {exc}") from exc
+        db = Database(database_url(home, config.db_url), config.busy_timeout_s)
+        # One lock for changes to the store's structure: migrations and index files.
+        lock = cache_dir / "store.lock"
+        with file_lock(lock):
+            db.migrate()
+        cache = IndexCache(db, cache_dir / "episodes.faiss", lock, config)
+        cache.open()
+        store = cls(db, cache, config, embedder)
+        store._warn_if_mixed()
+        return store
+
+    def close(self) -> None:
+        self._cache.save_if_changed()
+        self._db.dispose()
+
+    def __enter__(self) -> MemoryStore:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- episodes ---------------------------------------------------------------------
+
+    def add(
+        self,
+        text: str,
+        provenance: str,
+        session_id: int | None = None,
+        importance: float = 0.5,
+    ) -> Episode | None:
+        """Store `text`; returns the new episode, or None when it duplicates a stored one
+        (same normalised text, or a near-duplicate). The stored one is then refreshed
+        instead: last access set to now, importance raised to the new value if higher."""
+        item = new_episode(
+            text=text, provenance=provenance, session_id=session_id, importance=importance
+        )
+        return self.add_many([item])[0]
+
+    def add_many(self, items: Sequence[NewEpisode]) -> builtins.list[Episode | None]:
+        """`add` for many items, in batched transactions; dedups within the batch too."""
+        for item in items:
+            check_text(item.text, "memory text", self._config.max_text_chars)
+        results: builtins.list[Episode | None] = []
+        for start in range(0, len(items), _WRITE_CHUNK):
+            chunk = items[start : start + _WRITE_CHUNK]
+            vectors = embed_items(chunk, self._matching_embedder())
+            results.extend(self._write_chunk(chunk, vectors))
+            self._cache.catch_up()
+            self._cache.checkpoint()
+        return results
+
+    def search(
+        self,
+        query: str,
+        k: int | None = None,
+        session_id: int | None = None,
+        provenance: Collection[str] | None = None,
+    ) -> builtins.list[Hit]:
+        """The k best items by relevance + recency + importance, filtered inside FAISS.
+
+        Only the `candidate_pool` most relevant items compete on the full score, so a
+        recent or important but unrelated memory never displaces a relevant one. Returned
+        items have their last access set to now; each Hit shows the item as scored.
+        """
+        k = self._config.top_k if k is None else k
+        if k < 1:
+            raise EylaError("k must be at least 1")
+        check_text(query, "search query", self._config.max_text_chars)
+        if provenance is not None:
+            check_provenances(provenance)
+        self._cache.catch_up()
+        index = self._cache.index
+        if index is None or len(index) == 0:
+            return []  # without loading the embedder
+        embedder = self._matching_embedder()
+        allowed = None
+        if session_id is not None or provenance is not None:
+            allowed = self._allowed_ids(session_id, provenance)
+        query_vector = unit_rows(embedder.embed([query]), embedder.dim)
+        pool = max(k, self._config.candidate_pool)
+        scores, ids = index.search(query_vector, pool, allowed)
+        relevance = {int(i): float(s) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0}
+        with self._db.reading() as session:
+            rows = session.scalars(select(EpisodeRow).where(_LIVE, EpisodeRow.id.in_(relevance)))
+            hits = scoring.rank(rows, relevance, self._config, utcnow(), k)
+        self._touch([hit.id for hit in hits])
+        return hits
+
+    def forget(self, episode_id: int) -> None:
+        """Soft-delete the item (kept for the audit trail) and drop it from the index.
+        Forgetting an already forgotten item does nothing."""
+        with self._db.writing() as session:
+            row = session.get(EpisodeRow, episode_id)
+            if row is None:
+                raise EylaError(f"no memory #{episode_id}")
+            if row.forgotten_at is not None:
+                return
+            row.forgotten_at = utcnow()
+            audit.record(session, episode_id, "forget")
+        self._cache.catch_up()
+        self._cache.compact_if_needed()
+        self._cache.checkpoint()
+
+    def get(self, episode_id: int) -> Episode:
+        with self._db.reading() as session:
+            row = session.get(EpisodeRow, episode_id)
+            if row is None:
+                raise EylaError(f"no memory #{episode_id}")
+            return Episode.model_validate(row)
+
+    def list(
+        self,
+        session_id: int | None = None,
+        provenance: Collection[str] | None = None,
+        include_forgotten: bool = False,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> builtins.list[Episode]:
+        """Items newest first."""
+        if provenance is not None:
+            check_provenances(provenance)
+        query = select(EpisodeRow).order_by(EpisodeRow.id.desc()).limit(limit).offset(offset)
+        if not include_forgotten:
+            query = query.where(_LIVE)
+        if session_id is not None:
+            query = query.where(EpisodeRow.session_id == session_id)
+        if provenance is not None:
+            query = query.where(EpisodeRow.provenance.in_(provenance))
+        with self._db.reading() as session:
+            return [Episode.model_validate(row) for row in session.scalars(query)]
+
+    def export_jsonl(self, path: Path) -> int:
+        """Write every live item, with its session and vector, one JSON line each."""
+        count = 0
+        with self._db.reading() as session, Path(path).open("w", encoding="utf-8") as out:
+            rows = session.execute(
+                select(EpisodeRow, SessionRow)
+                .options(undefer(EpisodeRow.embedding))
+                .outerjoin(SessionRow, SessionRow.id == EpisodeRow.session_id)
+                .where(_LIVE)
+                .order_by(EpisodeRow.id)
+                .execution_options(yield_per=1000)
+            )
+            for episode, owner in rows:
+                out.write(transfer.export_line(episode, owner) + "\n")
+                count += 1
+        return count
+
+    def import_jsonl(self, path: Path) -> ImportReport:
+        """Add the items of an export (or any JSONL with a `text` per line). Sessions are
+        matched by title and creation time, created when absent; duplicates are skipped."""
+        lines = transfer.read_lines(Path(path))
+        for line in lines:
+            check_text(line.text, "memory text", self._config.max_text_chars)
+        self._matching_embedder()  # refuse before creating any session
+        with self._db.writing() as session:
+            sessions = {
+                key: _session_for(session, *key)
+                for key in {(ln.session.title, ln.session.created_at) for ln in lines if ln.session}
+            }
+        items = [
+            NewEpisode(
+                text=line.text,
+                provenance=line.provenance,
+                session_id=sessions[(line.session.title, line.session.created_at)]
+                if line.session
+                else None,
+                importance=line.importance,
+                created_at=line.created_at,
+                last_accessed_at=line.last_accessed_at,
+                embedding=line.vector_bytes(),
+                embedding_model=line.embedding_model,
+            )
+            for line in lines
+        ]
+        added = sum(result is not None for result in self.add_many(items))
+        return ImportReport(added=added, duplicates=len(items) - added)
+
+    def stats(self) -> MemoryStats:
+        with self._db.reading() as session:
+            models = session.execute(
+                select(EpisodeRow.embedding_model, EpisodeRow.embedding_dim, func.count())
+                .where(_LIVE)
+                .group_by(EpisodeRow.embedding_model, EpisodeRow.embedding_dim)
+            ).all()
+            forgotten = session.scalar(
+                select(func.count()).where(EpisodeRow.forgotten_at.is_not(None))
+            )
+            sessions = session.scalar(select(func.count()).select_from(SessionRow))
+            messages = session.scalar(select(func.count()).select_from(MessageRow))
+        self._cache.catch_up()
+        index = self._cache.index
+        return MemoryStats(
+            episodes=sum(count for _, _, count in models),
+            forgotten=forgotten or 0,
+            sessions=sessions or 0,
+            messages=messages or 0,
+            embedding_models={f"{model} ({dim}-d)": count for model, dim, count in models},
+            index_kind=self._config.index,
+            index_size=0 if index is None else len(index),
+            index_tombstones=0 if index is None else len(index.tombstones),
+            database=self._db.display_url,
+            index_path=str(self._cache.path),
+        )
+
+    def rebuild(self, reembed: bool = False) -> None:
+        """Rebuild the index from the stored vectors; with `reembed`, first re-embed every
+        live item with the configured embedder (the way to switch embedding models)."""
+        if reembed:
+            self._reembed()
+        self._cache.rebuild()
+        self._warn_if_mixed()
+
+    # -- sessions and transcripts -------------------------------------------------------
+
+    def create_session(self, title: str = "") -> SessionInfo:
+        with self._db.writing() as session:
+            return transcript.create(session, title)
+
+    def list_sessions(self) -> builtins.list[SessionInfo]:
+        with self._db.reading() as session:
+            return transcript.all_sessions(session)
+
+    def rename_session(self, session_id: int, title: str) -> None:
+        with self._db.writing() as session:
+            transcript.rename(session, session_id, title)
+
+    def delete_session(self, session_id: int) -> None:
+        """Hard delete: the session, its transcript and its saved state. Its memories are
+        kept (forget them one by one) and no longer belong to a session."""
+        with self._db.writing() as session:
+            transcript.delete(session, session_id)
+
+    def append_message(self, session_id: int, role: str, content: str) -> int:
+        with self._db.writing() as session:
+            return transcript.append(session, session_id, role, content)
+
+    def messages(self, session_id: int) -> builtins.list[MessageRecord]:
+        with self._db.reading() as session:
+            return transcript.messages(session, session_id)
+
+    def save_session_state(self, session_id: int, state: bytes) -> None:
+        with self._db.writing() as session:
+            transcript.save_state(session, session_id, state)
+
+    def load_session_state(self, session_id: int) -> bytes | None:
+        with self._db.reading() as session:
+            return transcript.load_state(session, session_id)
+
+    # -- internals ----------------------------------------------------------------------
+
+    def _embedder_loaded(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = SentenceTransformerEmbedder(
+                self._config.embedder, self._config.embed_batch_size
+            )
+        return self._embedder
+
+    def _matching_embedder(self) -> Embedder:
+        """The embedder, after checking the store's vectors came from the same model."""
+        self._cache.catch_up()
+        embedder = self._embedder_loaded()
+        stored = self._cache.model_in_use
+        if stored is not None and stored != (embedder.name, embedder.dim):
+            raise EylaError(
+                f"the memory store holds {stored[0]} ({stored[1]}-d) embeddings but the "
+                f"configured embedder is {embedder.name} ({embedder.dim}-d); set "
+                f"memory.embedder back, or run `eyla memory rebuild --reembed` to re-embed "
+                f"every item with {embedder.name}"
+            )
+        return embedder
+
+    def _write_chunk(
+        self, items: Sequence[NewEpisode], vectors: np.ndarray
+    ) -> builtins.list[Episode | None]:
+        embedder = self._embedder_loaded()
+        failures = 0
+        while True:
+            try:
+                with self._db.writing() as session:
+                    self._cache.catch_up(session)
+                    for session_id in {item.session_id for item in items} - {None}:
+                        transcript.existing(session, session_id)
+                    inserter = Inserter(session, self._cache.index, embedder, self._config.dedup)
+                    rows = inserter.insert(items, vectors)
+                    return [None if row is None else Episode.model_validate(row) for row in rows]
+            except IntegrityError:
+                # On backends other than SQLite two writers can race past the duplicate
+                # check; the unique index rejects one, and its retry sees the twin.
+                failures += 1
+                if failures == 3:
+                    raise
+
+    def _allowed_ids(
+        self, session_id: int | None, provenance: Collection[str] | None
+    ) -> np.ndarray:
+        query = select(EpisodeRow.id).where(_LIVE)
+        if session_id is not None:
+            query = query.where(EpisodeRow.session_id == session_id)
+        if provenance is not None:
+            query = query.where(EpisodeRow.provenance.in_(provenance))
+        with self._db.reading() as session:
+            return np.fromiter(session.scalars(query), dtype=np.int64)
+
+    def _touch(self, ids: Sequence[int]) -> None:
+        if ids:
+            with self._db.writing() as session:
+                session.execute(
+                    update(EpisodeRow)
+                    .where(EpisodeRow.id.in_(ids))
+                    .values(last_accessed_at=utcnow())
+                )
+
+    def _reembed(self) -> None:
+        """Replace every vector not made by the configured embedder, a chunk at a time;
+        the model runs outside the write transaction so other writers are not held up."""
+        embedder = self._embedder_loaded()
+        with self._db.reading() as session:
+            stale = session.execute(
+                select(EpisodeRow.id, EpisodeRow.text).where(
+                    _LIVE,
+                    (EpisodeRow.embedding_model != embedder.name)
+                    | (EpisodeRow.embedding_dim != embedder.dim),
+                )
+            ).all()
+        for start in range(0, len(stale), _WRITE_CHUNK):
+            chunk = stale[start : start + _WRITE_CHUNK]
+            vectors = unit_rows(embedder.embed([text for _, text in chunk]), embedder.dim)
+            with self._db.writing() as session:
+                for (episode_id, _), vector in zip(chunk, vectors, strict=True):
+                    row = session.get_one(EpisodeRow, episode_id)
+                    old = row.embedding_model
+                    row.embedding = pack(vector)
+                    row.embedding_model, row.embedding_dim = embedder.name, embedder.dim
+                    audit.record(session, row.id, "update", embedding_model=[old, embedder.name])
+
+    def _warn_if_mixed(self) -> None:
+        with self._db.reading() as session:
+            models = session.execute(
+                select(EpisodeRow.embedding_model, EpisodeRow.embedding_dim).where(_LIVE).distinct()
+            ).all()
+        if len(models) > 1:
+            names = ", ".join(f"{model} ({dim}-d)" for model, dim in models)
+            log.warning(
+                "memory store mixes embedding models (%s); only %s items are searchable "
+                "until `eyla memory rebuild --reembed`",
+                names,
+                self._cache.model,
+            )
+
+
+def _session_for(session: Session, title: str, created_at: datetime) -> int:
+    existing = session.scalars(
+        select(SessionRow.id).where(SessionRow.title == title, SessionRow.created_at == created_at)
+    ).first()
+    if existing is not None:
+        return existing
+    row = SessionRow(title=title, created_at=created_at, updated_at=created_at)
+    session.add(row)
+    session.flush()
+    return row.id

@@ -1,0 +1,110 @@
+"""Sessions, their append-only transcripts and their saved model state (SQL only)."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from eyla.errors import EylaError
+from memory import audit
+from memory.records import ROLES, MessageRecord, SessionInfo
+from memory.schema import EpisodeRow, MessageRow, SessionRow, SessionStateRow, utcnow
+
+
+def create(session: Session, title: str) -> SessionInfo:
+    row = SessionRow(title=_title(title))
+    session.add(row)
+    session.flush()
+    return _info(row, 0)
+
+
+def all_sessions(session: Session) -> list[SessionInfo]:
+    counts = (
+        select(MessageRow.session_id, func.count(MessageRow.id).label("n"))
+        .group_by(MessageRow.session_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(SessionRow, func.coalesce(counts.c.n, 0))
+        .outerjoin(counts, counts.c.session_id == SessionRow.id)
+        .order_by(SessionRow.updated_at.desc(), SessionRow.id.desc())
+    ).all()
+    return [_info(row, count) for row, count in rows]
+
+
+def rename(session: Session, session_id: int, title: str) -> None:
+    row = existing(session, session_id)
+    row.title = _title(title)
+    row.updated_at = utcnow()
+
+
+def delete(session: Session, session_id: int) -> None:
+    """Remove the session with its transcript and state. Its memories stay (they are the
+    user's facts, and `forget` removes them), detached from the session."""
+    row = existing(session, session_id)
+    detached = session.scalars(
+        select(EpisodeRow.id).where(EpisodeRow.session_id == session_id)
+    ).all()
+    session.execute(
+        update(EpisodeRow).where(EpisodeRow.session_id == session_id).values(session_id=None)
+    )
+    for episode_id in detached:
+        audit.record(session, episode_id, "update", session_id=[session_id, None])
+    session.delete(row)
+
+
+def append(session: Session, session_id: int, role: str, content: str) -> int:
+    if role not in ROLES:
+        raise EylaError(f"message role {role!r} is not one of {', '.join(ROLES)}")
+    existing(session, session_id).updated_at = utcnow()
+    message = MessageRow(session_id=session_id, role=role, content=content)
+    session.add(message)
+    session.flush()
+    return message.id
+
+
+def messages(session: Session, session_id: int) -> list[MessageRecord]:
+    existing(session, session_id)
+    rows = session.scalars(
+        select(MessageRow).where(MessageRow.session_id == session_id).order_by(MessageRow.id)
+    )
+    return [MessageRecord.model_validate(row) for row in rows]
+
+
+def save_state(session: Session, session_id: int, state: bytes) -> None:
+    existing(session, session_id)
+    row = session.get(SessionStateRow, session_id)
+    if row is None:
+        session.add(SessionStateRow(session_id=session_id, state=state))
+    else:
+        row.state, row.updated_at = state, utcnow()
+
+
+def load_state(session: Session, session_id: int) -> bytes | None:
+    existing(session, session_id)
+    row = session.get(SessionStateRow, session_id)
+    return None if row is None else row.state
+
+
+def existing(session: Session, session_id: int) -> SessionRow:
+    row = session.get(SessionRow, session_id)
+    if row is None:
+        raise EylaError(f"no session #{session_id}")
+    return row
+
+
+def _title(title: str) -> str:
+    title = " ".join(title.split())
+    if len(title) > 200:
+        raise EylaError("session title is longer than 200 characters")
+    return title
+
+
+def _info(row: SessionRow, message_count: int) -> SessionInfo:
+    return SessionInfo(
+        id=row.id,
+        title=row.title,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        message_count=message_count,
+    )
