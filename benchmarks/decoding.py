@@ -5,7 +5,7 @@ this prints the share of replies that loop (a word 4-gram occurring 3+ times), t
 share of distinct 4-grams, and accuracy on short factual questions, on the same prompts
 in the same run. The `eyla.config.DecodingConfig` defaults are the row marked `default`.
 
-    .venv/bin/python benchmarks/decoding.py [--max-new-tokens 160]
+    .venv/bin/python -m benchmarks.decoding [--max-new-tokens 160]
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Prints, for each dtype: time to first token and decode tokens/s of our streaming
 of `model.generate` on the same prompt in the same run, and their ratio; whether greedy
 answers agree between dtypes; and cold (GGUF conversion) vs warm (cache hit) start.
 
-    .venv/bin/python benchmarks/generate.py [--tokens 64] [--repeats 3]
+    .venv/bin/python -m benchmarks.generate [--tokens 64] [--repeats 3]
 """
 
 from __future__ import annotations

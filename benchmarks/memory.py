@@ -1,7 +1,7 @@
 """Episodic memory at scale: add throughput and k=8 search latency, flat and HNSW, beside a
 brute-force numpy cosine search over the same vectors; and the default embedder's speed.
 
-    HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/memory.py [--items 100000]
+    HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.memory [--items 100000]
 
 Vectors are synthetic so embedding is excluded from the store figures: seeded clusters of
 about 50 items around random topics (neighbours at cosine ~0.4-0.5, like related sentences;

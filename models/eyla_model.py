@@ -1,15 +1,25 @@
 """`EylaModel`: the frozen base model plus the subsystems attached to it.
 
-Everything that talks to the model (CLI, agent, server, probes) streams through here.
+Everything that talks to the model (CLI, agent, server, probes, tracer) runs through here:
+calling an `EylaModel` runs the base model's forward with every enabled subsystem's hooks.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
-from eyla.config import DecodingConfig, Settings
+import torch
+from transformers import Cache, DynamicCache
+
+from eyla.config import DATA_DIR, DecodingConfig, Settings
+from eyla.errors import EylaError
+from models.adapter import Adapter
 from models.generate import (
     Message,
     Prompt,
@@ -19,6 +29,15 @@ from models.generate import (
     stream_token_ids,
 )
 from models.loading import BaseModel, load_base
+from models.prefix import IdentityPrefix
+from models.ssm import SSMSidecar
+from models.subsystem import NeuralSubsystem, Registry, Subsystem
+from models.subsystem_io import find_saved_set, load_subsystems, save_subsystems
+from models.uncertainty import UncertaintyHead
+
+WEIGHTS_DIR = DATA_DIR / "weights"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -29,15 +48,69 @@ class Reply:
     n_tokens: int = 0
     cancelled: bool = False
     notice: str | None = None
+    # the SSM side-cars' state after the prompt and every generated token but the last
+    # (which was never fed back), keyed "<side-car>.<layer>"; see EylaModel.new_cache
+    ssm_state: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
 class EylaModel:
     def __init__(self, base: BaseModel) -> None:
         self.base = base
+        self.subsystems = Registry(base)
 
     @property
     def tokenizer(self):
         return self.base.tokenizer
+
+    def __call__(self, input_ids: torch.Tensor, **kwargs: Any) -> Any:
+        """The composite forward: the base model with every enabled subsystem."""
+        return self.base.model(input_ids=input_ids, **kwargs)
+
+    def add(self, subsystem: Subsystem) -> Subsystem:
+        """Attach `subsystem` and register it under its name."""
+        return self.subsystems.add(subsystem)
+
+    def off(self, *names: str) -> AbstractContextManager[None]:
+        """Switch the named subsystems (all when none is named) off for a `with` block."""
+        return self.subsystems.off(*names)
+
+    def param_groups(self, lr: float, weight_decay: float) -> list[dict[str, Any]]:
+        return [
+            group
+            for sub in self.subsystems.neural()
+            for group in sub.param_groups(lr, weight_decay)
+        ]
+
+    def new_cache(self, ssm_state: Mapping[str, torch.Tensor] | None = None) -> DynamicCache:
+        """An empty KV cache; with `ssm_state` (from `ssm_state()` or a `Reply`), the SSM
+        side-cars continue from it instead of from zero.
+
+        Continuing makes sense when the new input follows on from what the state has read
+        (the KV cache does not carry over, so attention sees only the new input).
+        """
+        cache = DynamicCache()
+        if ssm_state:
+            for sidecar in self._sidecars():
+                sidecar.restore(cache, _layer_states(ssm_state, sidecar))
+            known = {f"{s.name}.{i}" for s in self._sidecars() for i in s.layers}
+            if strays := sorted(set(ssm_state) - known):
+                raise EylaError(f"SSM state for side-cars that are not attached: {strays}")
+        return cache
+
+    def ssm_state(self, cache: Cache) -> dict[str, torch.Tensor]:
+        """Every side-car layer's state within `cache`, keyed "<side-car>.<layer>"."""
+        return {
+            f"{sidecar.name}.{layer}": state
+            for sidecar in self._sidecars()
+            for layer, state in sidecar.state(cache).items()
+        }
+
+    def save_subsystems(self, directory: Path) -> None:
+        save_subsystems(self.subsystems.neural(), self.base, directory)
+
+    def load_subsystems(self, directory: Path) -> None:
+        for subsystem in load_subsystems(self.base, directory):
+            self.add(subsystem)
 
     def prompt(self, messages: Sequence[Message], max_new_tokens: int) -> Prompt:
         """Encode `messages`, leaving room in the context window for the reply."""
@@ -49,6 +122,7 @@ class EylaModel:
         cfg: DecodingConfig,
         cancel: threading.Event | None = None,
         reply: Reply | None = None,
+        ssm_state: Mapping[str, torch.Tensor] | None = None,
     ) -> Iterator[str]:
         """Yield the reply to `messages` piece by piece; `reply` collects the totals."""
         reply = reply if reply is not None else Reply()
@@ -56,16 +130,64 @@ class EylaModel:
         reply.notice = prompt.notice
         assembler = TextAssembler(self.tokenizer)
         eos = eos_token_ids(self.tokenizer, self.base.model)
-        for token in stream_token_ids(self.base.model, prompt.input_ids, cfg, eos, cancel):
+        cache = self.new_cache(ssm_state)
+        for token in stream_token_ids(self, prompt.input_ids, cfg, eos, cancel, cache):
             reply.n_tokens += 1
             piece = assembler.push(token)
             reply.text += piece
             if piece:
                 yield piece
         reply.cancelled = cancel is not None and cancel.is_set()
+        reply.ssm_state = self.ssm_state(cache)
+
+    def _sidecars(self) -> list[SSMSidecar]:
+        return [sub for sub in self.subsystems if isinstance(sub, SSMSidecar)]
+
+
+def default_subsystems(base: BaseModel, seed: int = 0) -> list[NeuralSubsystem]:
+    """A fresh set of every kind, each an exact no-op until trained: adapters (rank 16)
+    after 6 evenly spaced blocks, a 10-vector prefix in the top 8 layers, S4D-LegS
+    side-cars (state 64) beside 4 evenly spaced blocks, and the uncertainty head."""
+    # a private seed: the same fresh set on every start, without touching global RNG state
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return [
+            Adapter(base),
+            IdentityPrefix(base),
+            SSMSidecar(base),
+            UncertaintyHead(base),
+        ]
+
+
+def attach_default_set(eyla: EylaModel, weights_dirs: Sequence[Path] = (WEIGHTS_DIR,)) -> None:
+    """Attach the first trained set made for this base found in `weights_dirs`, else a
+    fresh one."""
+    for weights_dir in weights_dirs:
+        if (saved := find_saved_set(weights_dir, eyla.base.fingerprint)) is not None:
+            subsystems = load_subsystems(eyla.base, saved)
+            break
+    else:
+        log.info("no trained subsystems for this base: attaching fresh ones")
+        subsystems = default_subsystems(eyla.base)
+    for subsystem in subsystems:
+        eyla.add(subsystem)
 
 
 def load_eyla_model(settings: Settings) -> EylaModel:
-    """The base model named in `settings`, with its subsystems attached."""
+    """The base model named in `settings`, with its subsystems attached: a set the user
+    trained (`eyla train` writes to the data dir) before the shipped one."""
     base = load_base(settings.model, cache_dir=settings.cache_dir, dtype=settings.dtype)
-    return EylaModel(base)
+    eyla = EylaModel(base)
+    attach_default_set(eyla, (settings.home / "weights", WEIGHTS_DIR))
+    return eyla
+
+
+def _layer_states(
+    ssm_state: Mapping[str, torch.Tensor], sidecar: SSMSidecar
+) -> dict[int, torch.Tensor]:
+    head = f"{sidecar.name}."
+    return {
+        int(key.removeprefix(head)): value
+        for key, value in ssm_state.items()
+        if key.startswith(head) and key.removeprefix(head).isdigit()
+    }

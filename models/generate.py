@@ -2,16 +2,22 @@
 
 The loop is ours rather than `model.generate` so that it can be cancelled between tokens,
 stream text as it forms, and run the same forward pass the subsystems hook into.
+
+Recurrent subsystem state (the SSM side-cars') belongs to the KV cache: a fresh cache
+starts every side-car from a zero state, the prompt's forward runs them as convolutions,
+and each later single-token forward steps them once. To continue from a saved state, pass
+a cache prepared by `EylaModel.new_cache(ssm_state)`.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
-from transformers import DynamicCache
+from transformers import Cache, DynamicCache
 from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 
 from eyla.config import DecodingConfig
@@ -110,18 +116,24 @@ def sample_next(
 
 @torch.inference_mode()
 def stream_token_ids(
-    model: torch.nn.Module,
+    model: Callable[..., Any],
     input_ids: torch.Tensor,
     cfg: DecodingConfig,
     eos_ids: set[int],
     cancel: threading.Event | None = None,
+    cache: Cache | None = None,
 ) -> Iterator[int]:
-    """Yield generated token ids until EOS, `max_new_tokens`, or `cancel` is set."""
+    """Yield generated token ids until EOS, `max_new_tokens`, or `cancel` is set.
+
+    `model` is a causal LM called as `model(input_ids=..., cache=..., use_cache=True,
+    logits_to_keep=1)`: a transformers model or an `EylaModel`. `cache` must be empty
+    (apart from SSM state bound to it); a new one is made when it is None.
+    """
     rng = None
     if cfg.temperature > 0.0:
         rng = torch.Generator()
         rng.manual_seed(cfg.seed if cfg.seed is not None else torch.seed())
-    cache = DynamicCache()
+    cache = cache if cache is not None else DynamicCache()
     generated: list[int] = []
     step_ids = input_ids
     for _ in range(cfg.max_new_tokens):
