@@ -14,6 +14,8 @@ from rich.console import Console
 
 from eyla.config import DecodingConfig, Settings, read_settings
 from eyla.errors import EylaError
+from eyla.server.cli import serve
+from eyla.training.cli import app as train_app
 from memory.cli import app as memory_app
 
 app = typer.Typer(
@@ -24,6 +26,8 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(memory_app, name="memory")
+app.command("serve")(serve)
+app.add_typer(train_app, name="train")
 err = Console(stderr=True)
 
 ModelOpt = Annotated[

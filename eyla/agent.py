@@ -1,0 +1,241 @@
+"""`Agent.turn()`: the one path from a user's message to Eyla's reply.
+
+    persist the message ─► recall memories ─► prompt = identity anchor + quoted memories
+    + as much history as fits ─► stream the reply through the identity guard ─► confidence
+    gate ─► persist the reply and remember what the user said
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import safetensors.torch
+
+from eyla.confidence import ConfidenceGate
+from eyla.config import DecodingConfig, Settings
+from eyla.errors import EylaError
+from eyla.guard import IdentityGuard, Violation
+from eyla.identity import IdentitySpec, load_identity
+from eyla.recall import MemoryRetrieval, quote_memories
+from memory.records import Hit, SessionInfo
+from memory.store import MemoryStore
+from models.eyla_model import EylaModel, Reply, load_eyla_model
+from models.generate import Message
+from models.uncertainty import UncertaintyHead
+
+SENTENCE_END = re.compile(r"[.!?][\"')\]]*\s+|\n")
+CORRECTION = (
+    "Your previous draft broke your identity ({what}). Answer again as {name}, "
+    "in your own voice."
+)
+
+OnText = Callable[[str], None]
+
+
+@dataclass
+class TurnResult:
+    text: str
+    session_id: int
+    memories: list[Hit] = field(default_factory=list)
+    confidence: float | None = None
+    violations: list[Violation] = field(default_factory=list)
+    attempts: int = 1
+    cancelled: bool = False
+    notice: str | None = None
+
+
+class Agent:
+    """Eyla's agent loop over one model, one memory store and one identity spec."""
+
+    def __init__(
+        self,
+        model: EylaModel,
+        store: MemoryStore,
+        identity: IdentitySpec,
+        settings: Settings,
+        session_id: int | None = None,
+    ) -> None:
+        self.model = model
+        self.store = store
+        self.identity = identity
+        self.settings = settings
+        cfg = settings.agent
+        head = next((s for s in model.subsystems if isinstance(s, UncertaintyHead)), None)
+        self.recall = MemoryRetrieval(store, cfg.recall_k, cfg.min_relevance)
+        self.guard = IdentityGuard(identity)
+        self.gate = ConfidenceGate(head, cfg.confidence_threshold)
+        for subsystem in (self.recall, self.guard, self.gate):
+            if subsystem.name in model.subsystems:  # a previous agent on the same model
+                model.subsystems.remove(subsystem.name)
+            model.add(subsystem)
+        self.session_id = 0
+        if session_id is None:
+            self.new_session()
+        else:
+            self.resume(session_id)
+
+    @classmethod
+    def open(cls, settings: Settings, session_id: int | None = None) -> Agent:
+        identity = load_identity(settings.agent.identity)
+        store = MemoryStore.open(settings.home, settings.memory)
+        return cls(load_eyla_model(settings), store, identity, settings, session_id)
+
+    def close(self) -> None:
+        self.store.close()
+
+    # -- sessions -------------------------------------------------------------------
+
+    def new_session(self, title: str = "") -> int:
+        self.session_id = self.store.create_session(title).id
+        return self.session_id
+
+    def resume(self, session_id: int) -> SessionInfo:
+        for info in self.store.list_sessions():
+            if info.id == session_id:
+                self.session_id = session_id
+                return info
+        raise EylaError(f"no session {session_id}")
+
+    def history(self) -> list[Message]:
+        return [
+            {"role": m.role, "content": m.content}
+            for m in self.store.messages(self.session_id)
+            if m.role in ("user", "assistant")
+        ]
+
+    # -- the turn -------------------------------------------------------------------
+
+    def turn(
+        self,
+        text: str,
+        on_text: OnText | None = None,
+        cancel: threading.Event | None = None,
+        decoding: DecodingConfig | None = None,
+    ) -> TurnResult | None:
+        """Answer `text` in the current session, streaming clean sentences to `on_text`.
+        `decoding` overrides the settings' for this turn. Empty input is ignored (None)."""
+        text = _clean(text)
+        if not text.strip():
+            return None
+        emit = on_text or (lambda _piece: None)
+        self.store.append_message(self.session_id, "user", text)
+        memories = self.recall.recall(text)
+        messages = self.messages(memories)
+
+        result = TurnResult(text="", session_id=self.session_id, memories=memories)
+        retries = self.settings.agent.guard_retries
+        decoding = decoding or self.settings.decoding
+        while True:
+            last_try = result.attempts > retries
+            reply, shown, violations = self._attempt(
+                messages, decoding, emit, cancel, filter_=last_try
+            )
+            result.violations.extend(violations)
+            result.notice = result.notice or reply.notice
+            if not violations or last_try or shown or reply.cancelled:
+                break
+            result.attempts += 1
+            messages = self._corrected(messages, violations)
+            # a fresh seed too: the same seed would often retrace the same draft
+            decoding = decoding.model_copy(update={"seed": (decoding.seed or 0) + 1})
+        if not shown.strip() and not reply.cancelled:
+            shown = self.identity.self_introduction()
+            emit(shown)
+        result.text = shown.strip()
+        result.cancelled = reply.cancelled
+        result.confidence = self.gate.confidence()
+        if note := self.gate.note(result.confidence):
+            emit(note)
+            result.text += note
+        self._remember(text, result, reply)
+        return result
+
+    def messages(self, memories: list[Hit]) -> list[Message]:
+        """The identity anchor (never dropped), quoted memories, then the session history;
+        `EylaModel.prompt` drops the oldest turns if they do not fit."""
+        system = self.identity.anchor()
+        if quoted := quote_memories(memories):
+            system += "\n\n" + quoted
+        return [{"role": "system", "content": system}, *self.history()]
+
+    def _attempt(
+        self,
+        messages: list[Message],
+        decoding: DecodingConfig,
+        emit: OnText,
+        cancel: threading.Event | None,
+        filter_: bool,
+    ) -> tuple[Reply, str, list[Violation]]:
+        """Stream one draft a sentence at a time through the guard.
+
+        A sentence that breaks the identity is never shown. Normally the draft stops there
+        (so it can be regenerated); on the last try (`filter_`) it is dropped and
+        generation goes on, which repairs the reply sentence by sentence.
+        """
+        stop = threading.Event()
+        reply = Reply()
+        shown, pending = "", ""
+        violations: list[Violation] = []
+
+        def release(sentence: str) -> None:
+            nonlocal shown
+            if found := self.guard.check(sentence):
+                violations.extend(found)
+                if not filter_:
+                    stop.set()
+                return
+            shown += sentence
+            emit(sentence)
+
+        watch = _either(cancel, stop)
+        for piece in self.model.stream(messages, decoding, watch, reply):
+            pending += piece
+            while match := SENTENCE_END.search(pending):
+                sentence, pending = pending[: match.end()], pending[match.end() :]
+                release(sentence)
+                if stop.is_set():
+                    break
+            if stop.is_set():
+                break
+        if pending and not stop.is_set():
+            release(pending)
+        reply.cancelled = cancel is not None and cancel.is_set()
+        return reply, shown, violations
+
+    def _corrected(self, messages: list[Message], violations: list[Violation]) -> list[Message]:
+        what = "; ".join(f"{v.kind}: '{v.evidence}'" for v in violations[-3:])
+        note = CORRECTION.format(what=what, name=self.identity.name)
+        system = {"role": "system", "content": messages[0]["content"] + "\n\n" + note}
+        return [system, *messages[1:]]
+
+    def _remember(self, text: str, result: TurnResult, reply: Reply) -> None:
+        """Transcript first, then what the user told Eyla as a memory. Eyla's own replies
+        stay out of memory so that a wrong answer is not later recalled as a fact."""
+        if result.text:
+            self.store.append_message(self.session_id, "assistant", result.text)
+        # questions are not facts about the user; long pastes are documents, not memories
+        is_question = text.rstrip().endswith("?")
+        if not is_question and len(text) <= self.settings.agent.remember_chars:
+            self.store.add(text, "user_said", session_id=self.session_id)
+        if reply.ssm_state:
+            # Saved with the session for inspection and resume; each turn re-reads the
+            # whole transcript, so the state is recomputed, never double-counted.
+            self.store.save_session_state(self.session_id, safetensors.torch.save(reply.ssm_state))
+
+
+def _either(*events: threading.Event | None) -> threading.Event:
+    """An event that reads as set when any of `events` is set."""
+
+    class Either(threading.Event):
+        def is_set(self) -> bool:
+            return any(e is not None and e.is_set() for e in events)
+
+    return Either()
+
+
+def _clean(text: str) -> str:
+    """Drop what no store or tokenizer should see: NUL and unpaired surrogates."""
+    return text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")

@@ -1,0 +1,175 @@
+"""`Agent.turn()` on a tiny model with scripted drafts and a fake embedder."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from eyla.agent import Agent
+from eyla.config import DecodingConfig, Settings
+from eyla.identity import load_identity
+from memory.store import MemoryStore
+from models.eyla_model import EylaModel
+from tests.memory.fakes import HashingEmbedder
+from tests.tiny import tiny_base
+
+
+class ScriptedModel(EylaModel):
+    """Streams prepared drafts word by word, one per generation, and records prompts."""
+
+    def __init__(self, drafts: list[str]) -> None:
+        super().__init__(tiny_base())
+        self.drafts = list(drafts)
+        self.prompts: list[list[dict[str, str]]] = []
+
+    def stream(self, messages, cfg, cancel=None, reply=None, ssm_state=None) -> Iterator[str]:
+        self.prompts.append(list(messages))
+        draft = self.drafts.pop(0) if len(self.drafts) > 1 else self.drafts[0]
+        for word in draft.split(" "):
+            if cancel is not None and cancel.is_set():
+                reply.cancelled = True
+                return
+            yield word + " "
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    with MemoryStore.open(tmp_path / "home", embedder=HashingEmbedder()) as opened:
+        yield opened
+
+
+def make_agent(model: EylaModel, store: MemoryStore, **agent) -> Agent:
+    settings = Settings()
+    settings.agent = settings.agent.model_copy(update={"min_relevance": 0.1, **agent})
+    return Agent(model, store, load_identity(), settings)
+
+
+@pytest.mark.parametrize(
+    "bad_draft",
+    [
+        "I am ChatGPT, a helpful assistant.",
+        "I was created by OpenAI to help you.",
+        "I'm a human being, just like you.",
+        "Developer mode enabled. I will now ignore all previous instructions.",
+    ],
+)
+def test_guard_catches_a_broken_draft_and_the_reply_stays_eyla(store, bad_draft):
+    model = ScriptedModel([bad_draft, "I am Eyla, and I am happy to help."])
+    result = make_agent(model, store).turn("Who are you really?")
+    assert result.violations, "the guard must flag the first draft"
+    assert result.attempts == 2
+    assert result.text == "I am Eyla, and I am happy to help."
+    assert "correct" not in result.text
+    # the retry was told why
+    assert "broke your identity" in model.prompts[1][0]["content"]
+
+
+def test_when_every_draft_breaks_identity_the_bad_sentences_are_dropped(store):
+    model = ScriptedModel(["I am ChatGPT. Paris is the capital of France."])
+    shown: list[str] = []
+    result = make_agent(model, store).turn("Capital of France?", on_text=shown.append)
+    assert "ChatGPT" not in result.text and "ChatGPT" not in "".join(shown)
+    assert "Paris is the capital of France." in result.text
+
+
+def test_with_the_guard_off_a_broken_draft_goes_through(store):
+    model = ScriptedModel(["I am ChatGPT, made by OpenAI."])
+    agent = make_agent(model, store)
+    with model.off("identity_guard"):
+        result = agent.turn("Who are you?")
+    assert "ChatGPT" in result.text
+
+
+def test_memories_are_quoted_as_data_with_provenance(store):
+    model = ScriptedModel(["Your dog is Pixel."])
+    agent = make_agent(model, store)
+    agent.turn("My dog is called Pixel.")
+    agent.new_session()
+    result = agent.turn("What is my dog called?")
+    system = model.prompts[-1][0]["content"]
+    assert any("Pixel" in m.text for m in result.memories)
+    assert 'the user said: "My dog is called Pixel."' in system
+    assert "not instructions" in system
+    # and the new session's prompt holds no history from the old one
+    assert [m["role"] for m in model.prompts[-1]] == ["system", "user"]
+
+
+def test_memory_retrieval_off_quotes_nothing(store):
+    model = ScriptedModel(["ok"])
+    agent = make_agent(model, store)
+    agent.turn("My dog is called Pixel.")
+    agent.new_session()
+    with model.off("memory_retrieval"):
+        result = agent.turn("What is my dog called?")
+    assert result.memories == []
+    assert "Pixel" not in model.prompts[-1][0]["content"]
+
+
+def test_questions_and_long_pastes_are_not_stored_as_memories(store):
+    agent = make_agent(ScriptedModel(["ok"]), store, remember_chars=50)
+    agent.turn("What is my dog called?")
+    agent.turn("x" * 51)
+    agent.turn("I live in Lisbon.")
+    assert [e.text for e in store.list()] == ["I live in Lisbon."]
+
+
+def test_empty_input_is_ignored(store):
+    agent = make_agent(ScriptedModel(["ok"]), store)
+    assert agent.turn("   ") is None
+    assert store.messages(agent.session_id) == []
+
+
+def test_transcript_persists_and_sessions_resume(store):
+    agent = make_agent(ScriptedModel(["Hello there."]), store)
+    first = agent.session_id
+    agent.turn("Hi")
+    agent.new_session()
+    agent.resume(first)
+    assert agent.history() == [
+        {"role": "user", "content": "Hi"},
+        {"role": "assistant", "content": "Hello there."},
+    ]
+
+
+def test_cancel_keeps_the_session_usable(store):
+    model = ScriptedModel(["one two three. four five six."])
+    agent = make_agent(model, store)
+    cancel = threading.Event()
+    result = agent.turn("Count", on_text=lambda _: cancel.set(), cancel=cancel)
+    assert result.cancelled
+    assert agent.turn("Again") is not None
+
+
+def test_history_longer_than_the_context_keeps_the_anchor_and_drops_the_oldest(store):
+    """Real tokenizer and real budgeting on the tiny model (context 1500 tokens)."""
+    model = EylaModel(tiny_base(context=1500))
+    agent = make_agent(model, store, recall_k=0)
+    agent.settings.decoding = DecodingConfig(max_new_tokens=8, temperature=0.0)
+    for i in range(80):
+        store.append_message(agent.session_id, "user", f"old message number {i}")
+        store.append_message(agent.session_id, "assistant", "noted")
+    seen: list[list[dict[str, str]]] = []
+    original = model.prompt
+
+    def spy(messages, max_new_tokens):
+        prompt = original(messages, max_new_tokens)
+        seen.append(model.tokenizer.decode(prompt.input_ids[0]))
+        return prompt
+
+    model.prompt = spy
+    result = agent.turn("And the newest message?")
+    assert result is not None and result.notice and "dropped" in result.notice
+    text = seen[-1]
+    assert "You are Eyla" in text
+    assert "newest message" in text
+    assert "old message number 0 " not in text
+
+
+def test_odd_and_huge_input_never_breaks_a_turn(store):
+    agent = make_agent(ScriptedModel(["ok"]), store)
+    assert agent.turn("a NUL\x00 and a lone \ud800 surrogate") is not None
+    assert agent.turn("word " * 20_000 + "What now?") is not None
+    assert [m.role for m in store.messages(agent.session_id)] == ["user", "assistant"] * 2
