@@ -1,0 +1,106 @@
+"""From an OpenAI chat request to an Eyla turn, and from the turn back to the extension.
+
+The agent keeps each session's transcript itself, so only the last user message is the
+turn's input: the earlier messages a client resends are already in the session. System
+messages are not used either, since identity comes from the spec; the reply says so in
+`eyla.ignored`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pydantic import ValidationError
+
+from eyla.agent import TurnResult
+from eyla.config import DecodingConfig
+from eyla.server.errors import ApiError
+from eyla.server.schema import (
+    ChatCompletionRequest,
+    ChatMessage,
+    EylaExtension,
+    EylaMemory,
+    EylaViolation,
+)
+from eyla.server.worker import SessionKey
+
+SESSION_HEADER = "X-Eyla-Session"
+# DecodingConfig's names as the client knows them, for error messages
+WIRE_NAMES = {"max_new_tokens": "max_tokens"}
+
+
+@dataclass(frozen=True)
+class TurnSpec:
+    text: str
+    session: SessionKey
+    decoding: DecodingConfig
+    ignored: list[str]
+
+
+def turn_spec(
+    request: ChatCompletionRequest, session_header: str | None, defaults: DecodingConfig
+) -> TurnSpec:
+    if not request.messages:
+        raise ApiError(400, "messages must not be empty", param="messages")
+    if request.n not in (None, 1):
+        raise ApiError(400, "only n=1 is supported", param="n")
+    users = [m for m in request.messages if m.role == "user"]
+    text = _text(users[-1]) if users else ""
+    if not text.strip():
+        raise ApiError(400, "messages hold no user message with text", param="messages")
+    ignored = sorted(request.model_extra or {})
+    if any(m.role in ("system", "developer") for m in request.messages):
+        ignored.insert(0, "system message")
+    return TurnSpec(
+        text, _session(request.user, session_header), _decoding(request, defaults), ignored
+    )
+
+
+def extension(result: TurnResult, ignored: list[str]) -> EylaExtension:
+    return EylaExtension(
+        session_id=result.session_id,
+        confidence=result.confidence,
+        memories=[
+            EylaMemory(id=m.id, text=m.text, provenance=m.provenance, score=m.score)
+            for m in result.memories
+        ],
+        violations=[EylaViolation(kind=v.kind, evidence=v.evidence) for v in result.violations],
+        attempts=result.attempts,
+        notice=result.notice,
+        cancelled=result.cancelled,
+        ignored=ignored,
+    )
+
+
+def _text(message: ChatMessage) -> str:
+    if message.content is None or isinstance(message.content, str):
+        return message.content or ""
+    if any(part.type != "text" for part in message.content):
+        raise ApiError(400, "only text content is supported", param="messages")
+    return "".join(part.text or "" for part in message.content)
+
+
+def _session(user: str | None, header: str | None) -> SessionKey:
+    """The header names a session by id or title; `user` by title; neither, the session
+    the server opened at start."""
+    if header and header.strip():
+        header = header.strip()
+        return int(header) if header.isdigit() else header
+    return user if user and user.strip() else None
+
+
+def _decoding(request: ChatCompletionRequest, defaults: DecodingConfig) -> DecodingConfig:
+    given = {
+        "max_new_tokens": request.max_completion_tokens or request.max_tokens,
+        "temperature": request.temperature,
+        "top_p": request.top_p,
+        "seed": request.seed,
+    }
+    update = {k: v for k, v in given.items() if v is not None}
+    try:
+        return DecodingConfig.model_validate(defaults.model_dump() | update)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False, include_input=False)[0]
+        name = str(first["loc"][0])
+        name = WIRE_NAMES.get(name, name)
+        raise ApiError(422, f"{name}: {first['msg']}", param=name, code="invalid_value") from None
