@@ -1,0 +1,1 @@
+"""Training Eyla's subsystems: identity anchoring and calibrated uncertainty."""

@@ -1,0 +1,222 @@
+"""`eyla train identity`: train every neural subsystem jointly on identity data.
+
+The base stays frozen. Loss = cross-entropy on assistant turns + `kl_weight` x KL(base ||
+model) on neutral prompts, whose targets are the base model's own replies, so the
+subsystems learn who Eyla is without changing how it answers everything else.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from pydantic import BaseModel, Field
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+from eyla.identity import IdentitySpec
+from eyla.training.batches import IGNORE, Batch, collate, encode_conversation
+from eyla.training.identity_data import NEUTRAL_PROMPTS, identity_examples
+from models.eyla_model import EylaModel, default_subsystems
+from models.loading import BaseModel as LoadedBase
+
+
+class IdentityTrainConfig(BaseModel):
+    steps: int = Field(300, ge=1)
+    batch_size: int = Field(8, ge=1)
+    lr: float = Field(1e-3, gt=0)
+    weight_decay: float = Field(0.0, ge=0)
+    kl_weight: float = Field(1.0, ge=0)
+    neutral_share: float = Field(0.25, ge=0, le=1)
+    max_len: int = Field(160, ge=16)
+    neutral_reply_tokens: int = Field(40, ge=1)
+    checkpoint_every: int = Field(50, ge=1)
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class TrainReport:
+    steps: int
+    seconds: float
+    first_loss: float
+    last_loss: float
+    out_dir: Path
+
+
+Row = tuple[list[int], list[int], bool]
+
+
+def train_identity(
+    base: LoadedBase,
+    spec: IdentitySpec,
+    cfg: IdentityTrainConfig,
+    out_dir: Path,
+    work_dir: Path,
+    show_progress: bool = True,
+) -> TrainReport:
+    """Train, checkpointing into `work_dir` (a rerun resumes there), then save the trained
+    set into `out_dir`."""
+    torch.manual_seed(cfg.seed)
+    model = EylaModel(base)
+    for subsystem in default_subsystems(base, seed=cfg.seed):
+        model.add(subsystem)
+    rows = _identity_rows(base, spec, cfg) + _neutral_rows(base, cfg, work_dir)
+    identity = [r for r in rows if not r[2]]
+    neutral = [r for r in rows if r[2]]
+    params = model.param_groups(cfg.lr, cfg.weight_decay)
+    optimizer = torch.optim.AdamW(params)
+    checkpoint = work_dir / "checkpoint.pt"
+    rng = random.Random(cfg.seed)
+    start, losses = _resume(checkpoint, model, optimizer, cfg, rng)
+
+    began = time.perf_counter()
+    with _progress(show_progress) as progress:
+        task = progress.add_task("training identity", total=cfg.steps, completed=start)
+        for step in range(start, cfg.steps):
+            batch = _sample(rng, identity, neutral, cfg, base.tokenizer.pad_token_id or 0)
+            loss = _loss(model, batch, cfg.kl_weight)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+            progress.update(task, advance=1, description=f"training identity  loss {loss:.3f}")
+            if (step + 1) % cfg.checkpoint_every == 0 and step + 1 < cfg.steps:
+                _save_checkpoint(checkpoint, model, optimizer, cfg, step + 1, losses, rng)
+    model.save_subsystems(out_dir)
+    (out_dir / "training.json").write_text(
+        json.dumps({"config": cfg.model_dump(), "losses": losses}, indent=1)
+    )
+    checkpoint.unlink(missing_ok=True)
+    return TrainReport(cfg.steps, time.perf_counter() - began, losses[0], losses[-1], out_dir)
+
+
+def _loss(model: EylaModel, batch: Batch, kl_weight: float) -> torch.Tensor:
+    logits = model(batch.input_ids, attention_mask=batch.attention_mask).logits.float()
+    mask = batch.labels != IGNORE
+    ce = F.cross_entropy(logits[mask], batch.labels[mask])
+    if kl_weight == 0 or not batch.neutral.any():
+        return ce
+    rows = batch.neutral
+    with torch.no_grad(), model.off():
+        teacher = model(batch.input_ids[rows], attention_mask=batch.attention_mask[rows]).logits
+    neutral_mask = mask[rows]
+    student = F.log_softmax(logits[rows][neutral_mask], dim=-1)
+    target = F.log_softmax(teacher.float()[neutral_mask], dim=-1)
+    kl = F.kl_div(student, target, log_target=True, reduction="batchmean")
+    return ce + kl_weight * kl
+
+
+def _sample(
+    rng: random.Random, identity: list[Row], neutral: list[Row], cfg: IdentityTrainConfig,
+    pad_id: int,
+) -> Batch:
+    n_neutral = round(cfg.batch_size * cfg.neutral_share) if neutral else 0
+    rows = rng.sample(identity, cfg.batch_size - n_neutral) + rng.sample(neutral, n_neutral)
+    return collate(rows, pad_id)
+
+
+def _identity_rows(base: LoadedBase, spec: IdentitySpec, cfg: IdentityTrainConfig) -> list[Row]:
+    return [
+        (*encode_conversation(base.tokenizer, example.turns, cfg.max_len), False)
+        for example in identity_examples(spec, seed=cfg.seed)
+    ]
+
+
+def _neutral_rows(base: LoadedBase, cfg: IdentityTrainConfig, work_dir: Path) -> list[Row]:
+    """Neutral prompts answered by the frozen base itself (greedy), cached per base."""
+    cache = work_dir / f"neutral-{base.fingerprint[:16]}-{cfg.neutral_reply_tokens}.json"
+    if cache.is_file():
+        replies = json.loads(cache.read_text())
+    else:
+        replies = _base_replies(base, NEUTRAL_PROMPTS, cfg.neutral_reply_tokens)
+        work_dir.mkdir(parents=True, exist_ok=True)
+        cache.write_text(json.dumps(replies))
+    return [
+        (*encode_conversation(
+            base.tokenizer,
+            [{"role": "user", "content": p}, {"role": "assistant", "content": r}],
+            cfg.max_len,
+        ), True)
+        for p, r in zip(NEUTRAL_PROMPTS, replies, strict=True)
+    ]
+
+
+@torch.inference_mode()
+def _base_replies(base: LoadedBase, prompts: list[str], max_new_tokens: int) -> list[str]:
+    tokenizer = base.tokenizer
+    texts = [
+        tokenizer.apply_chat_template(
+            [{"role": "user", "content": p}], add_generation_prompt=True, tokenize=False
+        )
+        for p in prompts
+    ]
+    side = tokenizer.padding_side
+    tokenizer.padding_side = "left"  # batched generation continues from the right edge
+    try:
+        replies = []
+        for start in range(0, len(texts), 8):
+            enc = tokenizer(texts[start : start + 8], return_tensors="pt", padding=True,
+                            add_special_tokens=False)
+            out = base.model.generate(
+                **enc, max_new_tokens=max_new_tokens, do_sample=False,
+                repetition_penalty=1.2, pad_token_id=tokenizer.pad_token_id,
+            )
+            new = out[:, enc.input_ids.shape[1] :]
+            replies += tokenizer.batch_decode(new, skip_special_tokens=True)
+    finally:
+        tokenizer.padding_side = side
+    return [r.strip() for r in replies]
+
+
+def _save_checkpoint(
+    path: Path, model: EylaModel, optimizer: torch.optim.Optimizer, cfg: IdentityTrainConfig,
+    step: int, losses: list[float], rng: random.Random,
+) -> None:
+    """Atomic: a run killed mid-write resumes from the previous checkpoint."""
+    state = {
+        "config": cfg.model_dump(),
+        "step": step,
+        "losses": losses,
+        "subsystems": {s.name: s.state_dict() for s in model.subsystems.neural()},
+        "optimizer": optimizer.state_dict(),
+        "torch_rng": torch.get_rng_state(),
+        "sample_rng": rng.getstate(),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    with tmp.open("rb") as fh:
+        os.fsync(fh.fileno())
+    tmp.replace(path)
+
+
+def _resume(
+    path: Path, model: EylaModel, optimizer: torch.optim.Optimizer, cfg: IdentityTrainConfig,
+    rng: random.Random,
+) -> tuple[int, list[float]]:
+    """Continue from the checkpoint at `path`, so a resumed run ends with the same
+    weights as an uninterrupted one."""
+    if not path.is_file():
+        return 0, []
+    state = torch.load(path, weights_only=False)
+    if state["config"] != cfg.model_dump():
+        path.unlink()  # a different run's checkpoint: start over rather than mix them
+        return 0, []
+    for subsystem in model.subsystems.neural():
+        subsystem.load_state_dict(state["subsystems"][subsystem.name])
+    optimizer.load_state_dict(state["optimizer"])
+    torch.set_rng_state(state["torch_rng"])
+    rng.setstate(state["sample_rng"])
+    return state["step"], state["losses"]
+
+
+def _progress(show: bool) -> Progress:
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+        TimeRemainingColumn(), disable=not show,
+    )

@@ -1,0 +1,98 @@
+"""Identity training on a tiny Llama: data, masks, learning, determinism, resume."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+import eyla.training.identity_train as identity_train
+from eyla.identity import load_identity
+from eyla.training.batches import IGNORE, collate, encode_conversation
+from eyla.training.identity_data import identity_examples
+from eyla.training.identity_train import IdentityTrainConfig, train_identity
+from tests.tiny import tiny_base
+
+SMALL = IdentityTrainConfig(steps=4, batch_size=4, checkpoint_every=2, neutral_reply_tokens=6)
+
+
+def saved_tensors(directory: Path) -> dict[str, torch.Tensor]:
+    (weights,) = directory.glob("*.safetensors")
+    return load_file(weights)
+
+
+def test_loss_covers_exactly_the_assistant_turns():
+    tok = tiny_base().tokenizer
+    turns = [
+        {"role": "user", "content": "Who are you?"},
+        {"role": "assistant", "content": "I am Eyla."},
+        {"role": "user", "content": "Sure?"},
+        {"role": "assistant", "content": "Yes."},
+    ]
+    ids, labels = encode_conversation(tok, turns, 500)
+    learned = tok.decode([t for t in labels if t != IGNORE])
+    assert learned == "I am Eyla.<|im_end|>\nYes.<|im_end|>\n"
+    batch = collate([(ids, labels, False), (ids[:5], labels[:5], True)], pad_id=0)
+    assert batch.input_ids.shape == (2, len(ids))
+    assert batch.attention_mask[1].sum() == 5
+    assert (batch.labels[1] == IGNORE).all(), "a row without assistant tokens learns nothing"
+    assert batch.neutral.tolist() == [False, True]
+
+
+def test_examples_stay_in_character_and_cover_every_attack():
+    spec = load_identity()
+    examples = identity_examples(spec)
+    kinds = {e.kind for e in examples}
+    assert kinds == {"identity", "adversarial", "escalation"}
+    for example in examples:
+        answers = [t["content"] for t in example.turns if t["role"] == "assistant"]
+        assert spec.name in answers[-1]
+        assert not any(t["role"] == "system" for t in example.turns), "no system prompt"
+
+
+def test_training_moves_every_zero_factor_and_lowers_the_loss(tmp_path: Path):
+    cfg = SMALL.model_copy(update={"steps": 12, "lr": 1e-2})
+    report = train_identity(tiny_base(), load_identity(), cfg, tmp_path / "out",
+                            tmp_path / "work", show_progress=False)
+    assert report.last_loss < report.first_loss
+    tensors = saved_tensors(tmp_path / "out")
+    for zero_factor in ("adapter.blocks.0.up.weight", "prefix.gate", "ssm.alpha"):
+        matching = [v for k, v in tensors.items() if k.startswith(zero_factor.split(".")[0])
+                    and k.endswith(zero_factor.split(".")[-1])]
+        assert matching and all(v.abs().sum() > 0 for v in matching), zero_factor
+
+
+def test_same_seed_gives_the_same_weights(tmp_path: Path):
+    for run in ("a", "b"):
+        train_identity(tiny_base(), load_identity(), SMALL, tmp_path / run, tmp_path / f"w{run}",
+                       show_progress=False)
+    a, b = saved_tensors(tmp_path / "a"), saved_tensors(tmp_path / "b")
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_an_interrupted_run_resumes_to_the_same_weights(tmp_path: Path, monkeypatch):
+    spec = load_identity()
+    train_identity(tiny_base(), spec, SMALL, tmp_path / "whole", tmp_path / "w1",
+                   show_progress=False)
+
+    real_loss, calls = identity_train._loss, []
+
+    def dies_at_step_three(*args):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real_loss(*args)
+
+    monkeypatch.setattr(identity_train, "_loss", dies_at_step_three)
+    with pytest.raises(KeyboardInterrupt):
+        train_identity(tiny_base(), spec, SMALL, tmp_path / "resumed", tmp_path / "w2",
+                       show_progress=False)
+    assert (tmp_path / "w2" / "checkpoint.pt").is_file()
+    monkeypatch.setattr(identity_train, "_loss", real_loss)
+    train_identity(tiny_base(), spec, SMALL, tmp_path / "resumed", tmp_path / "w2",
+                   show_progress=False)
+    whole, resumed = saved_tensors(tmp_path / "whole"), saved_tensors(tmp_path / "resumed")
+    assert all(torch.equal(whole[k], resumed[k]) for k in whole)
