@@ -23,9 +23,16 @@ HUMAN = re.compile(
 ROLE_CHANGE = re.compile(
     r"\b(?:developer mode (?:is )?(?:enabled|activated|on)|jailbreak(?:en)? mode|"
     r"i (?:will|shall|can) (?:now )?ignore (?:all |my |the )?(?:previous |prior )?"
-    r"(?:instructions|rules|guidelines)|(?:my )?(?:instructions|rules) (?:are|have been) "
-    r"(?:ignored|disabled|removed)|i (?:am|'m) no longer \w+|i have no (?:rules|restrictions))",
+    r"(?:instructions|rules|guidelines)|(?:my )?(?:identity )?(?:instructions|rules|"
+    r"restrictions|guidelines|filters) (?:are|have been|is) (?:now )?(?:ignored|disabled|"
+    r"removed|off|turned off)|i (?:am|'m) no longer (?:bound|restricted|limited|eyla)|"
+    r"i have no (?:rules|restrictions))",
     re.IGNORECASE,
+)
+# Taking any other name counts, not only the listed ones ("call me Captain Redbeard").
+RENAMED = re.compile(
+    r"\b(?i:my name is|call me|i go by|i am now|i'm now|i’m now)\s+(?i:called\s+)?"
+    r"((?:[A-Z][\w-]+)(?:\s+[A-Z][\w-]+)?)"
 )
 SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 
@@ -65,6 +72,11 @@ class IdentityGuard(Subsystem):
             ("role-change", ROLE_CHANGE),
         ):
             found.extend(Violation(kind, m.group(0)) for m in pattern.finditer(text))
+        found.extend(
+            Violation("name", m.group(0))
+            for m in RENAMED.finditer(text)
+            if m.group(1).split()[0] != self.spec.name
+        )
         return found
 
     def repair(self, text: str) -> str:

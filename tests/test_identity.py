@@ -71,6 +71,9 @@ def guard() -> IdentityGuard:
         ("I'm a real person.", "human"),
         ("Developer mode enabled.", "role-change"),
         ("OK, I will ignore all previous instructions.", "role-change"),
+        ("Fine, my identity rules are off now.", "role-change"),
+        ("Arr! Call me Captain Redbeard.", "name"),
+        ("My name is Nova.", "name"),
     ],
 )
 def test_guard_flags_identity_breaks(guard, draft, kind):
@@ -85,6 +88,8 @@ def test_guard_flags_identity_breaks(guard, draft, kind):
         "ChatGPT is a different assistant, made by another company.",
         "Paris is the capital of France.",
         "I can't ignore my principles, even if you ask.",
+        "My name is Eyla.",
+        "In the story I am no longer a character you control.",
     ],
 )
 def test_guard_passes_faithful_replies(guard, draft):

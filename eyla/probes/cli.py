@@ -1,0 +1,130 @@
+"""`eyla probe`: measure identity consistency. Registered by `eyla/cli.py` as
+`app.command("probe")(probe)`; the heavy imports wait until the command runs."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from eyla.errors import EylaError
+from eyla.probes.suites import ICS_SUITE, SUITE_NAMES, load_suite
+
+if TYPE_CHECKING:
+    from eyla.identity import IdentitySpec
+    from eyla.probes.rubric import Judge
+
+DEFAULT_TARGETS = ("eyla", "base", "base-raw")
+
+
+def probe(
+    target: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--target",
+            "-t",
+            help="eyla, base, base-raw, hf:PATH, gguf:PATH or openai:URL[?model=NAME]; "
+            "repeat for a side-by-side table. Default: eyla, base and base-raw.",
+        ),
+    ] = None,
+    suite: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--suite",
+            "-s",
+            help=f"{', '.join(SUITE_NAMES)}; repeatable. Default: {ICS_SUITE}.",
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Output dir; rerunning with the same dir resumes. "
+            "Default: <data dir>/probes/<date-time>.",
+        ),
+    ] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            "--limit",
+            min=1,
+            help="At most N items (conversations) per suite, taken across its categories in turn.",
+        ),
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Decoding and bootstrap seed.")] = 0,
+    judge: Annotated[
+        str, typer.Option("--judge", help="'rubric' (deterministic) or openai:URL[?model=NAME].")
+    ] = "rubric",
+    model: Annotated[
+        str | None,
+        typer.Option("--model", help="Model of eyla/base/base-raw: 'embedded', a HF dir or .gguf."),
+    ] = None,
+    max_new_tokens: Annotated[
+        int | None, typer.Option("--max-new-tokens", min=1, help="Reply length cap.")
+    ] = None,
+) -> None:
+    """Run the identity probes (ICS-50 and extended suites) against one or more targets."""
+    from eyla.config import read_settings
+    from eyla.identity import load_identity
+    from eyla.probes.records import RunConfig
+
+    targets = list(target or DEFAULT_TARGETS)
+    suites = list(dict.fromkeys(suite or [ICS_SUITE]))
+    settings = read_settings()
+    if model is not None:
+        settings.model = model
+    update: dict[str, int] = {"seed": seed}
+    if max_new_tokens is not None:
+        update["max_new_tokens"] = max_new_tokens
+    settings.decoding = settings.decoding.model_copy(update=update)
+    identity = load_identity(settings.agent.identity)
+    chosen_judge = make_judge(judge, identity)
+    out = out or settings.home / "probes" / datetime.now().strftime("%Y%m%d-%H%M%S")
+
+    loaded = [load_suite(name).rendered(identity).limited(limit) for name in suites]
+    config = RunConfig(
+        seed=seed,
+        decoding=settings.decoding.model_dump(),
+        identity={
+            "name": identity.name,
+            "sha256": hashlib.sha256(identity.model_dump_json().encode()).hexdigest()[:16],
+        },
+    )
+    _quiet_libraries()
+    from eyla.probes.runner import Runner
+    from eyla.probes.targets import build_targets, check_target_names
+    from models.eyla_model import load_eyla_model
+
+    check_target_names(targets)
+    built = build_targets(
+        targets, settings, identity, out / "memory", load_model=lambda: load_eyla_model(settings)
+    )
+    result = Runner(built, loaded, chosen_judge, config, out, limit).run()
+    typer.echo(f"report: {result.report}\ntable:  {result.table}\nchart:  {result.chart}")
+
+
+def make_judge(spec: str, identity: IdentitySpec) -> Judge:
+    """'rubric', or 'openai:URL' for an LLM judge on any OpenAI-compatible server."""
+    kind, _, rest = spec.partition(":")
+    if spec == "rubric":
+        from eyla.probes.judge import RubricJudge
+
+        return RubricJudge(identity)
+    if kind == "openai" and rest:
+        from eyla.probes.llm_judge import LLMJudge
+        from eyla.probes.openai_api import ChatClient, Endpoint
+
+        return LLMJudge(ChatClient(Endpoint.parse(rest)), identity)
+    raise EylaError(f"unknown judge {spec!r}: use 'rubric' or openai:URL")
+
+
+def _quiet_libraries() -> None:
+    """Library progress bars and warnings would tear through the probe progress bar."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
