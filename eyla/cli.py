@@ -147,7 +147,7 @@ def chat(
 
 @app.command()
 def info(model: ModelOpt = None) -> None:
-    """Print the model, its size, dtype, device, cache path and data dir."""
+    """Print the model, its size, dtype, device, cache path, data dir and subsystems."""
     settings = load_settings(model)
     eyla = _load_model(settings)
     base = eyla.base
@@ -163,6 +163,15 @@ def info(model: ModelOpt = None) -> None:
     }
     for key, value in rows.items():
         typer.echo(f"{key:>15}: {value}")
+    # A zero-initialised factor still at zero means the subsystem has not been trained and
+    # contributes nothing.
+    typer.echo("\n     subsystem  kind          parameters  largest zero-init factor")
+    for sub in eyla.subsystems.neural():
+        gates = [float(g.detach().abs().max()) for g in sub.gates()]
+        moved = max(gates, default=0.0)
+        params = sum(p.numel() for p in sub.parameters())
+        state = f"{moved:.4f}" if moved else "0 (untrained)"
+        typer.echo(f"{sub.name:>14}  {sub.kind:<12}  {params:>10,}  {state}")
 
 
 def main() -> None:

@@ -64,6 +64,8 @@ def test_info_reports_model_dtype_and_dirs(home_with_model: Path):
     assert "134,515,008" in result.stdout
     assert "bfloat16" in result.stdout
     assert str(home_with_model) in result.stdout
+    for subsystem in ("adapter", "prefix", "ssm", "uncertainty"):
+        assert subsystem in result.stdout
 
 
 @pytest.mark.integration
