@@ -10,7 +10,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event, make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
 from eyla.errors import EylaError
@@ -69,7 +69,7 @@ class Database:
             with self._writes.begin() as session:
                 config.attributes["connection"] = session.connection()
                 command.upgrade(config, "head")
-        except OperationalError as exc:
+        except DatabaseError as exc:  # also "file is not a database" for a corrupt file
             raise EylaError(
                 f"cannot open the memory database {self.display_url}: {exc.orig}"
             ) from exc

@@ -196,3 +196,12 @@ def test_store_reopens_with_everything(home: Path, config: MemoryConfig) -> None
         [hit] = store.search("cold lake", k=1)
         assert hit.session_id == chat.id
         assert store.list_sessions()[0].title == "kept"
+
+
+def test_a_corrupt_database_file_is_one_clear_error(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "eyla.db").write_text("this is not a database")
+    with pytest.raises(EylaError, match="cannot open the memory database"):
+        MemoryStore.open(home, embedder=HashingEmbedder())
+    assert (home / "eyla.db").read_text() == "this is not a database", "nothing overwritten"
