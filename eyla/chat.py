@@ -18,6 +18,8 @@ HELP = """\
 /new [title]       start a new session
 /sessions          list sessions
 /resume ID         continue session ID
+/rename TITLE      rename this session
+/delete ID         delete session ID and its transcript
 /remember TEXT     store TEXT as a memory
 /recall QUERY      search memories
 /forget ID         forget memory ID
@@ -34,6 +36,8 @@ class PlainChat:
             "new": self._new,
             "sessions": self._sessions,
             "resume": self._resume,
+            "rename": self._rename,
+            "delete": self._delete,
             "remember": self._remember,
             "recall": self._recall,
             "forget": self._forget,
@@ -108,6 +112,20 @@ class PlainChat:
         self.console.print(f"resumed session {info.id} ({info.message_count} messages)")
         for message in self.agent.history()[-6:]:
             self.console.print(f"[dim]{message['role']}> {message['content']}[/]")
+
+    def _rename(self, title: str) -> None:
+        if not title:
+            raise EylaError("usage: /rename TITLE")
+        self.agent.store.rename_session(self.agent.session_id, title)
+        self.console.print(f"session {self.agent.session_id} is now {title!r}")
+
+    def _delete(self, arg: str) -> None:
+        if not arg.isdigit():
+            raise EylaError("usage: /delete ID")
+        if int(arg) == self.agent.session_id:
+            raise EylaError("that is the current session: /new or /resume another first")
+        self.agent.store.delete_session(int(arg))
+        self.console.print(f"deleted session {arg}")
 
     def _remember(self, text: str) -> None:
         if not text:
