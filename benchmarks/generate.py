@@ -101,7 +101,11 @@ def main() -> None:
             ttft_o, tps_o = (statistics.median(x) for x in zip(*runs_ours, strict=True))
             ttft_b, tps_b = (statistics.median(x) for x in zip(*runs_bare, strict=True))
             speed.add_row(
-                dtype, f"{ttft_o:.3f}", f"{ttft_b:.3f}", f"{tps_o:.1f}", f"{tps_b:.1f}",
+                dtype,
+                f"{ttft_o:.3f}",
+                f"{ttft_b:.3f}",
+                f"{tps_o:.1f}",
+                f"{tps_b:.1f}",
                 f"{tps_o / tps_b:.2f}x",
             )
             answers[dtype] = [greedy_answer(base, q) for q in QUESTIONS]

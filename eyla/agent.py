@@ -1,8 +1,8 @@
 """`Agent.turn()`: the one path from a user's message to Eyla's reply.
 
-    persist the message ─► recall memories ─► prompt = identity anchor + quoted memories
-    + as much history as fits ─► stream the reply through the identity guard ─► confidence
-    gate ─► persist the reply and remember what the user said
+persist the message ─► recall memories ─► prompt = identity anchor + quoted memories
++ as much history as fits ─► stream the reply through the identity guard ─► confidence
+gate ─► persist the reply and remember what the user said
 """
 
 from __future__ import annotations
@@ -28,8 +28,7 @@ from models.uncertainty import UncertaintyHead
 
 SENTENCE_END = re.compile(r"[.!?][\"')\]]*\s+|\n")
 CORRECTION = (
-    "Your previous draft broke your identity ({what}). Answer again as {name}, "
-    "in your own voice."
+    "Your previous draft broke your identity ({what}). Answer again as {name}, in your own voice."
 )
 
 OnText = Callable[[str], None]

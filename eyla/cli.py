@@ -36,9 +36,7 @@ ModelOpt = Annotated[
     str | None, typer.Option("--model", help="'embedded', a HF model dir, or a .gguf file.")
 ]
 MaxTokensOpt = Annotated[int | None, typer.Option("--max-new-tokens", min=1, help="Reply cap.")]
-TemperatureOpt = Annotated[
-    float | None, typer.Option("--temperature", min=0.0, help="0 = greedy.")
-]
+TemperatureOpt = Annotated[float | None, typer.Option("--temperature", min=0.0, help="0 = greedy.")]
 SeedOpt = Annotated[int | None, typer.Option("--seed", help="Sampling seed.")]
 SessionOpt = Annotated[
     int | None, typer.Option("--session", help="Continue this session (default: a new one).")
@@ -134,15 +132,27 @@ def chat(
     seed: SeedOpt = None,
     session: SessionOpt = None,
 ) -> None:
-    """Talk with Eyla."""
+    """Talk with Eyla: the terminal UI, or a line-mode chat with --plain."""
     settings = load_settings(model, max_new_tokens, temperature, seed)
-    agent = _open_agent(settings, session)
-    from eyla.chat import PlainChat
+    if plain:
+        from eyla.chat import PlainChat
 
-    try:
-        PlainChat(agent).run()
-    finally:
-        agent.close()
+        agent = _open_agent(settings, session)
+        try:
+            PlainChat(agent).run()
+        finally:
+            agent.close()
+        return
+    from tui.app import run_chat
+
+    def open_agent():
+        # runs on the app's loading screen: no spinner of ours
+        _quiet_libraries()
+        from eyla.agent import Agent
+
+        return Agent.open(settings, session)
+
+    run_chat(open_agent)
 
 
 @app.command()

@@ -60,9 +60,7 @@ class AgentConfig(BaseModel):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="EYLA_", env_nested_delimiter="__", extra="ignore"
-    )
+    model_config = SettingsConfigDict(env_prefix="EYLA_", env_nested_delimiter="__", extra="ignore")
 
     home: Path = Field(default_factory=data_home)
     model: str = Field("embedded", description="'embedded', a HF model dir, or a .gguf file")

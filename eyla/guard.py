@@ -58,8 +58,9 @@ class IdentityGuard(Subsystem):
             rf"(?:an?\s+|the\s+)?({names})\b|\bas ({names})\b[,:]",
             re.IGNORECASE,
         )
-        self._other_creator = re.compile(rf"\b{MADE}\s+(?:the\s+)?(?:team at\s+)?({creators})\b",
-                                         re.IGNORECASE)
+        self._other_creator = re.compile(
+            rf"\b{MADE}\s+(?:the\s+)?(?:team at\s+)?({creators})\b", re.IGNORECASE
+        )
 
     def check(self, text: str) -> list[Violation]:
         if not self.enabled:

@@ -15,7 +15,11 @@ COMMANDS = ["ask", "info", "chat"]
 def eyla(*args: str, stdin: str = "", timeout: float = 300) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-c", "from eyla.cli import main; main()", *args],
-        input=stdin, capture_output=True, text=True, timeout=timeout, env=os.environ.copy(),
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=os.environ.copy(),
     )
 
 

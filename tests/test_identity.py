@@ -20,8 +20,14 @@ def test_default_spec_describes_eyla():
 
 
 def test_a_user_spec_in_json_is_accepted(tmp_path: Path):
-    raw = {"name": "Nova", "creator": "Ada", "kind": "a helper", "purpose": "to help",
-           "values": ["honesty"], "never_names": ["Eyla"]}
+    raw = {
+        "name": "Nova",
+        "creator": "Ada",
+        "kind": "a helper",
+        "purpose": "to help",
+        "values": ["honesty"],
+        "never_names": ["Eyla"],
+    }
     path = tmp_path / "nova.json"
     path.write_text(json.dumps(raw))
     spec = load_identity(path)
@@ -34,8 +40,7 @@ def test_a_user_spec_in_json_is_accepted(tmp_path: Path):
         ("name: Eyla\n", "field 'creator'"),
         ("name: ''\ncreator: x\nkind: y\npurpose: z\nvalues: [a]\n", "field 'name'"),
         ("name: Eyla\ncreator: x\nkind: y\npurpose: z\nvalues: [a]\ncolour: red\n", "'colour'"),
-        ("name: E\ncreator: x\nkind: y\npurpose: z\nvalues: [a]\nnever_names: [E]\n",
-         "own name"),
+        ("name: E\ncreator: x\nkind: y\npurpose: z\nvalues: [a]\nnever_names: [E]\n", "own name"),
         ("name: [unclosed\n", "not valid YAML"),
         ("- just\n- a list\n", "mapping"),
     ],

@@ -54,20 +54,30 @@ def test_examples_stay_in_character_and_cover_every_attack():
 
 def test_training_moves_every_zero_factor_and_lowers_the_loss(tmp_path: Path):
     cfg = SMALL.model_copy(update={"steps": 12, "lr": 1e-2})
-    report = train_identity(tiny_base(), load_identity(), cfg, tmp_path / "out",
-                            tmp_path / "work", show_progress=False)
+    report = train_identity(
+        tiny_base(), load_identity(), cfg, tmp_path / "out", tmp_path / "work", show_progress=False
+    )
     assert report.last_loss < report.first_loss
     tensors = saved_tensors(tmp_path / "out")
     for zero_factor in ("adapter.blocks.0.up.weight", "prefix.gate", "ssm.alpha"):
-        matching = [v for k, v in tensors.items() if k.startswith(zero_factor.split(".")[0])
-                    and k.endswith(zero_factor.split(".")[-1])]
+        matching = [
+            v
+            for k, v in tensors.items()
+            if k.startswith(zero_factor.split(".")[0]) and k.endswith(zero_factor.split(".")[-1])
+        ]
         assert matching and all(v.abs().sum() > 0 for v in matching), zero_factor
 
 
 def test_same_seed_gives_the_same_weights(tmp_path: Path):
     for run in ("a", "b"):
-        train_identity(tiny_base(), load_identity(), SMALL, tmp_path / run, tmp_path / f"w{run}",
-                       show_progress=False)
+        train_identity(
+            tiny_base(),
+            load_identity(),
+            SMALL,
+            tmp_path / run,
+            tmp_path / f"w{run}",
+            show_progress=False,
+        )
     a, b = saved_tensors(tmp_path / "a"), saved_tensors(tmp_path / "b")
     assert a.keys() == b.keys()
     assert all(torch.equal(a[k], b[k]) for k in a)
@@ -75,8 +85,9 @@ def test_same_seed_gives_the_same_weights(tmp_path: Path):
 
 def test_an_interrupted_run_resumes_to_the_same_weights(tmp_path: Path, monkeypatch):
     spec = load_identity()
-    train_identity(tiny_base(), spec, SMALL, tmp_path / "whole", tmp_path / "w1",
-                   show_progress=False)
+    train_identity(
+        tiny_base(), spec, SMALL, tmp_path / "whole", tmp_path / "w1", show_progress=False
+    )
 
     real_loss, calls = identity_train._loss, []
 
@@ -88,11 +99,13 @@ def test_an_interrupted_run_resumes_to_the_same_weights(tmp_path: Path, monkeypa
 
     monkeypatch.setattr(identity_train, "_loss", dies_at_step_three)
     with pytest.raises(KeyboardInterrupt):
-        train_identity(tiny_base(), spec, SMALL, tmp_path / "resumed", tmp_path / "w2",
-                       show_progress=False)
+        train_identity(
+            tiny_base(), spec, SMALL, tmp_path / "resumed", tmp_path / "w2", show_progress=False
+        )
     assert (tmp_path / "w2" / "checkpoint.pt").is_file()
     monkeypatch.setattr(identity_train, "_loss", real_loss)
-    train_identity(tiny_base(), spec, SMALL, tmp_path / "resumed", tmp_path / "w2",
-                   show_progress=False)
+    train_identity(
+        tiny_base(), spec, SMALL, tmp_path / "resumed", tmp_path / "w2", show_progress=False
+    )
     whole, resumed = saved_tensors(tmp_path / "whole"), saved_tensors(tmp_path / "resumed")
     assert all(torch.equal(whole[k], resumed[k]) for k in whole)

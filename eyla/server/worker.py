@@ -131,9 +131,7 @@ class ModelWorker:
         agent = self.agent
         agent.session_id = self._session_id(job.session)
         job.on_start(agent.session_id)
-        result = agent.turn(
-            job.text, on_text=job.on_text, cancel=job.cancel, decoding=job.decoding
-        )
+        result = agent.turn(job.text, on_text=job.on_text, cancel=job.cancel, decoding=job.decoding)
         if result is None:
             raise EylaError("the last user message is empty")
         return result

@@ -39,9 +39,7 @@ def encode_conversation(
     return ids[:max_len], labels[:max_len]
 
 
-def collate(
-    rows: Sequence[tuple[list[int], list[int], bool]], pad_id: int
-) -> Batch:
+def collate(rows: Sequence[tuple[list[int], list[int], bool]], pad_id: int) -> Batch:
     width = max(len(ids) for ids, _, _ in rows)
     input_ids = torch.full((len(rows), width), pad_id)
     mask = torch.zeros((len(rows), width), dtype=torch.long)

@@ -112,7 +112,10 @@ def _loss(model: EylaModel, batch: Batch, kl_weight: float) -> torch.Tensor:
 
 
 def _sample(
-    rng: random.Random, identity: list[Row], neutral: list[Row], cfg: IdentityTrainConfig,
+    rng: random.Random,
+    identity: list[Row],
+    neutral: list[Row],
+    cfg: IdentityTrainConfig,
     pad_id: int,
 ) -> Batch:
     n_neutral = round(cfg.batch_size * cfg.neutral_share) if neutral else 0
@@ -137,11 +140,14 @@ def _neutral_rows(base: LoadedBase, cfg: IdentityTrainConfig, work_dir: Path) ->
         work_dir.mkdir(parents=True, exist_ok=True)
         cache.write_text(json.dumps(replies))
     return [
-        (*encode_conversation(
-            base.tokenizer,
-            [{"role": "user", "content": p}, {"role": "assistant", "content": r}],
-            cfg.max_len,
-        ), True)
+        (
+            *encode_conversation(
+                base.tokenizer,
+                [{"role": "user", "content": p}, {"role": "assistant", "content": r}],
+                cfg.max_len,
+            ),
+            True,
+        )
         for p, r in zip(NEUTRAL_PROMPTS, replies, strict=True)
     ]
 
@@ -160,11 +166,18 @@ def _base_replies(base: LoadedBase, prompts: list[str], max_new_tokens: int) -> 
     try:
         replies = []
         for start in range(0, len(texts), 8):
-            enc = tokenizer(texts[start : start + 8], return_tensors="pt", padding=True,
-                            add_special_tokens=False)
+            enc = tokenizer(
+                texts[start : start + 8],
+                return_tensors="pt",
+                padding=True,
+                add_special_tokens=False,
+            )
             out = base.model.generate(
-                **enc, max_new_tokens=max_new_tokens, do_sample=False,
-                repetition_penalty=1.2, pad_token_id=tokenizer.pad_token_id,
+                **enc,
+                max_new_tokens=max_new_tokens,
+                do_sample=False,
+                repetition_penalty=1.2,
+                pad_token_id=tokenizer.pad_token_id,
             )
             new = out[:, enc.input_ids.shape[1] :]
             replies += tokenizer.batch_decode(new, skip_special_tokens=True)
@@ -174,8 +187,13 @@ def _base_replies(base: LoadedBase, prompts: list[str], max_new_tokens: int) -> 
 
 
 def _save_checkpoint(
-    path: Path, model: EylaModel, optimizer: torch.optim.Optimizer, cfg: IdentityTrainConfig,
-    step: int, losses: list[float], rng: random.Random,
+    path: Path,
+    model: EylaModel,
+    optimizer: torch.optim.Optimizer,
+    cfg: IdentityTrainConfig,
+    step: int,
+    losses: list[float],
+    rng: random.Random,
 ) -> None:
     """Atomic: a run killed mid-write resumes from the previous checkpoint."""
     state = {
@@ -196,7 +214,10 @@ def _save_checkpoint(
 
 
 def _resume(
-    path: Path, model: EylaModel, optimizer: torch.optim.Optimizer, cfg: IdentityTrainConfig,
+    path: Path,
+    model: EylaModel,
+    optimizer: torch.optim.Optimizer,
+    cfg: IdentityTrainConfig,
     rng: random.Random,
 ) -> tuple[int, list[float]]:
     """Continue from the checkpoint at `path`, so a resumed run ends with the same
@@ -217,6 +238,9 @@ def _resume(
 
 def _progress(show: bool) -> Progress:
     return Progress(
-        TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-        TimeRemainingColumn(), disable=not show,
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeRemainingColumn(),
+        disable=not show,
     )

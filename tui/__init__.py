@@ -1,0 +1,1 @@
+"""Eyla's terminal UI: a Textual app fronting the same `Agent` the CLI uses."""
