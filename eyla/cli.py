@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import sys
 import threading
@@ -64,11 +63,9 @@ def load_settings(
 
 def _quiet_libraries() -> None:
     """Library progress bars and warnings are noise on a warm start; ours show progress."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from transformers.utils import logging as hf_logging
+    from models.loading import quiet_transformers
 
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
+    quiet_transformers()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
 
 

@@ -15,7 +15,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from eyla.errors import EylaError
+from eyla.errors import EylaError, first_problem
 from memory.config import MemoryConfig
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -93,8 +93,7 @@ def read_settings() -> Settings:
     except tomllib.TOMLDecodeError as exc:
         raise EylaError(f"{data_home() / 'eyla.toml'} is not valid TOML: {exc}") from exc
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
+        where, what = first_problem(exc, "settings")
         raise EylaError(
-            f"invalid setting {where!r} (eyla.toml or EYLA_* variables): {first['msg']}"
+            f"invalid setting {where!r} (eyla.toml or EYLA_* variables): {what}"
         ) from exc

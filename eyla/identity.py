@@ -9,7 +9,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from eyla.config import DATA_DIR
-from eyla.errors import EylaError
+from eyla.errors import EylaError, first_problem
 
 DEFAULT_IDENTITY = DATA_DIR / "identity" / "eyla.yaml"
 
@@ -78,6 +78,5 @@ def load_identity(path: Path | None = None) -> IdentitySpec:
     try:
         return IdentitySpec.model_validate(raw)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"]) or "spec"
-        raise EylaError(f"identity spec {path}: field {field!r}: {first['msg']}") from exc
+        field, what = first_problem(exc, "spec")
+        raise EylaError(f"identity spec {path}: field {field!r}: {what}") from exc

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from eyla.errors import EylaError
+from eyla.errors import EylaError, first_problem
 from memory.records import Provenance, UTCTime
 from memory.schema import EpisodeRow, SessionRow
 
@@ -76,7 +76,6 @@ def read_lines(path: Path) -> list[ExportedEpisode]:
         try:
             episodes.append(ExportedEpisode.model_validate_json(line))
         except ValidationError as exc:
-            problem = exc.errors()[0]
-            where = ".".join(str(part) for part in problem["loc"]) or "line"
-            raise EylaError(f"{path}:{number}: {where}: {problem['msg']}") from exc
+            where, what = first_problem(exc, "line")
+            raise EylaError(f"{path}:{number}: {where}: {what}") from exc
     return episodes

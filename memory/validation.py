@@ -6,7 +6,7 @@ from collections.abc import Collection
 
 from pydantic import ValidationError
 
-from eyla.errors import EylaError
+from eyla.errors import EylaError, first_problem
 from memory.records import PROVENANCES, NewEpisode
 
 
@@ -42,6 +42,5 @@ def new_episode(**fields: object) -> NewEpisode:
     try:
         return NewEpisode.model_validate(fields)
     except ValidationError as exc:
-        problem = exc.errors()[0]
-        field = ".".join(str(part) for part in problem["loc"])
-        raise EylaError(f"memory {field}: {problem['msg']}") from exc
+        field, what = first_problem(exc, "")
+        raise EylaError(f"memory {field}: {what}") from exc

@@ -18,7 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from eyla.config import DATA_DIR
-from eyla.errors import EylaError
+from eyla.errors import EylaError, first_problem
 from eyla.identity import IdentitySpec
 
 SUITES_DIR = DATA_DIR / "probes"
@@ -136,9 +136,8 @@ def load_suite(name: str, directory: Path = SUITES_DIR) -> Suite:
     try:
         return Suite.model_validate(raw)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "suite"
-        raise EylaError(f"probe suite {path}: {where}: {first['msg']}") from exc
+        where, what = first_problem(exc, "suite")
+        raise EylaError(f"probe suite {path}: {where}: {what}") from exc
 
 
 def _fill(value: object, values: dict[str, str]) -> object:

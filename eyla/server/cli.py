@@ -43,14 +43,12 @@ def serve(
 
     # the heavy imports wait until the arguments are known to be good
     import uvicorn
-    from transformers.utils import logging as hf_logging
 
     from eyla.agent import Agent
     from eyla.server.app import create_app
+    from models.loading import quiet_transformers
 
-    # uvicorn logs what the server does; the libraries' progress bars are noise here
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
+    quiet_transformers()  # uvicorn logs what the server does
     typer.echo(f"loading Eyla ({settings.model})...", err=True)
     agent = Agent.open(settings)
     try:
