@@ -85,6 +85,7 @@ class ChatClient:
         top_p: float = 1.0,
         max_tokens: int = 256,
         seed: int | None = None,
+        user: str | None = None,
     ) -> ChatReply:
         body = {
             "model": self.endpoint.model,
@@ -96,6 +97,8 @@ class ChatClient:
         }
         if seed is not None:
             body["seed"] = seed
+        if user is not None:
+            body["user"] = user
         url = self.endpoint.url
         try:
             response = self._http.post(url, json=body)

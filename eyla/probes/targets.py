@@ -179,7 +179,12 @@ class AgentTarget:
 
 
 class OpenAITarget:
-    """Any OpenAI-compatible server, prompted with the identity anchor."""
+    """Any OpenAI-compatible server, prompted with the identity anchor.
+
+    Each conversation sends the whole exchange so far, as OpenAI's stateless API expects,
+    and names itself with a fresh `user`, so a server that keeps conversations apart by
+    `user` (as `eyla serve` does) starts every probe conversation fresh too.
+    """
 
     def __init__(
         self, name: str, client: ChatClient, decoding: DecodingConfig, system: str
@@ -206,6 +211,7 @@ class OpenAITarget:
         messages = opening(item, self.system)
         replies: list[Reply] = []
         d = self.decoding
+        conversation = f"eyla-probe-{uuid.uuid4().hex[:12]}"
         for turn in item.turns:
             messages.append({"role": "user", "content": turn.text})
             answer = self.client.complete(
@@ -214,6 +220,7 @@ class OpenAITarget:
                 top_p=d.top_p,
                 max_tokens=d.max_new_tokens,
                 seed=d.seed,
+                user=conversation,
             )
             text = answer.text.strip()
             messages.append({"role": "assistant", "content": text})

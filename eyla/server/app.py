@@ -1,9 +1,10 @@
-"""The FastAPI app: `/v1/models` and `/v1/chat/completions` over one agent.
+"""The FastAPI app: `/v1/models` and `/v1/chat/completions` over Eyla's agent.
 
 Conversations map to Eyla sessions: the `X-Eyla-Session` header (a session id, or a
 title) or else the request's `user` field (a title; the session is created on first use)
-picks it, and replies name it in the same header and in `eyla.session_id`. Without
-either, requests share the session the agent opened when the server started.
+picks it, and replies name it in the same header and in `eyla.session_id`. Where each
+conversation's memory lives, and what a request naming none gets, is up to the
+`Conversations` given (see conversations.py).
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from eyla.agent import Agent
 from eyla.server.auth import bearer_auth
 from eyla.server.body import parse_chat_request, read_body
+from eyla.server.conversations import Conversations
 from eyla.server.errors import ApiError, install_error_handlers
 from eyla.server.limits import MAX_BODY_BYTES, QUEUE_SIZE
 from eyla.server.schema import (
@@ -36,14 +37,14 @@ from eyla.server.worker import ModelWorker, TurnJob
 
 
 def create_app(
-    agent: Agent,
+    conversations: Conversations,
     api_key: str | None = None,
     queue_size: int = QUEUE_SIZE,
     max_body_bytes: int = MAX_BODY_BYTES,
 ) -> FastAPI:
-    """The server for `agent`. Its model worker runs while the app's lifespan does; the
-    caller still owns (and closes) the agent."""
-    worker = ModelWorker(agent, queue_size)
+    """The server for `conversations`. Its model worker runs while the app's lifespan
+    does; the caller still owns (and closes) the conversations and their agent."""
+    worker = ModelWorker(conversations, queue_size)
     started_at = int(time.time())
 
     @asynccontextmanager
@@ -74,8 +75,8 @@ def create_app(
     @v1.post("/chat/completions", response_model=None)
     async def chat_completions(request: Request) -> Response:
         chat = parse_chat_request(await read_body(request, max_body_bytes))
-        spec = turn_spec(chat, request.headers.get(SESSION_HEADER), worker.defaults)
-        job = TurnJob(spec.text, spec.session, spec.decoding)
+        spec = turn_spec(chat, request.headers.get(SESSION_HEADER), conversations.decoding)
+        job = TurnJob(spec.text, spec.session, spec.decoding, spec.earlier, spec.ignored)
         completion_id, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
         if not chat.stream:
             worker.submit(job)
@@ -84,7 +85,7 @@ def create_app(
                 id=completion_id,
                 created=created,
                 choices=[Choice(message=AssistantMessage(content=result.text))],
-                eyla=extension(result, spec.ignored),
+                eyla=extension(result, job.ignored),
             )
             return JSONResponse(
                 completion.model_dump(), headers={SESSION_HEADER: str(result.session_id)}
@@ -95,7 +96,7 @@ def create_app(
         # answer 200 only once the turn has started, so that a failure to start (e.g. an
         # unknown session) is still a plain error response
         session_id = await wait_for_start(events, job)
-        stream = reply_events(events, job, completion_id, created, spec.ignored)
+        stream = reply_events(events, job, completion_id, created)
         headers = {SESSION_HEADER: str(session_id), "Cache-Control": "no-cache"}
         return StreamingResponse(stream, media_type="text/event-stream", headers=headers)
 

@@ -10,8 +10,9 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from eyla.errors import EylaError
+from eyla.server.conversations import UnknownSession
 from eyla.server.schema import ErrorDetail, ErrorResponse
-from eyla.server.worker import QueueFull, TurnFailed, UnknownSession, WorkerStopped
+from eyla.server.worker import QueueFull, TurnFailed, WorkerStopped
 
 
 class ApiError(Exception):

@@ -5,3 +5,6 @@ the app (and with it the model code)."""
 QUEUE_SIZE = 8
 # a chat request is text: a megabyte is far beyond any context window Eyla runs with
 MAX_BODY_BYTES = 1 << 20
+# `--ephemeral`: conversations whose throwaway memory is kept between turns; the least
+# recently used beyond it is deleted (a probe run needs one, a few clients a few)
+KEPT_CONVERSATIONS = 64

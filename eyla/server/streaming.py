@@ -78,7 +78,7 @@ def sse(data: BaseModel | str) -> str:
 
 
 async def reply_events(
-    events: TurnEvents, job: TurnJob, completion_id: str, created: int, ignored: list[str]
+    events: TurnEvents, job: TurnJob, completion_id: str, created: int
 ) -> AsyncIterator[str]:
     """The chunks after `Started`: the role, the text as it forms, the extension, [DONE].
     A failure mid-reply becomes an error event, as OpenAI sends it."""
@@ -105,7 +105,7 @@ async def reply_events(
                 id=completion_id,
                 created=created,
                 choices=[choice],
-                eyla=extension(result, ignored),
+                eyla=extension(result, job.ignored),
             )
         )
         yield sse("[DONE]")

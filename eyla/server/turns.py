@@ -1,9 +1,9 @@
 """From an OpenAI chat request to an Eyla turn, and from the turn back to the extension.
 
-The agent keeps each session's transcript itself, so only the last user message is the
-turn's input: the earlier messages a client resends are already in the session. System
-messages are not used either, since identity comes from the spec; the reply says so in
-`eyla.ignored`.
+The last user message is the turn's input. The user and assistant messages before it are
+the conversation so far: the session's transcript catches up with them before the turn
+(see `conversations.catch_up`). System messages are not used, since identity comes from
+the spec; the reply says so in `eyla.ignored`.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from eyla.agent import TurnResult
 from eyla.config import DecodingConfig
+from eyla.server.conversations import SessionKey
 from eyla.server.errors import ApiError
 from eyla.server.schema import (
     ChatCompletionRequest,
@@ -22,7 +23,7 @@ from eyla.server.schema import (
     EylaMemory,
     EylaViolation,
 )
-from eyla.server.worker import SessionKey
+from models.generate import Message
 
 SESSION_HEADER = "X-Eyla-Session"
 # DecodingConfig's names as the client knows them, for error messages
@@ -34,6 +35,7 @@ class TurnSpec:
     text: str
     session: SessionKey
     decoding: DecodingConfig
+    earlier: list[Message]
     ignored: list[str]
 
 
@@ -44,16 +46,20 @@ def turn_spec(
         raise ApiError(400, "messages must not be empty", param="messages")
     if request.n not in (None, 1):
         raise ApiError(400, "only n=1 is supported", param="n")
-    users = [m for m in request.messages if m.role == "user"]
-    text = _text(users[-1]) if users else ""
+    users = [i for i, m in enumerate(request.messages) if m.role == "user"]
+    text = _text(request.messages[users[-1]]) if users else ""
     if not text.strip():
         raise ApiError(400, "messages hold no user message with text", param="messages")
+    earlier = [
+        {"role": m.role, "content": content}
+        for m in request.messages[: users[-1]]
+        if m.role in ("user", "assistant") and (content := _text(m)).strip()
+    ]
     ignored = sorted(request.model_extra or {})
     if any(m.role in ("system", "developer") for m in request.messages):
         ignored.insert(0, "system message")
-    return TurnSpec(
-        text, _session(request.user, session_header), _decoding(request, defaults), ignored
-    )
+    session = _session(request.user, session_header)
+    return TurnSpec(text, session, _decoding(request, defaults), earlier, ignored)
 
 
 def extension(result: TurnResult, ignored: list[str]) -> EylaExtension:
@@ -81,8 +87,7 @@ def _text(message: ChatMessage) -> str:
 
 
 def _session(user: str | None, header: str | None) -> SessionKey:
-    """The header names a session by id or title; `user` by title; neither, the session
-    the server opened at start."""
+    """The header names a session by id or title; `user` by title; neither, None."""
     if header and header.strip():
         header = header.strip()
         return int(header) if header.isdigit() else header

@@ -1,8 +1,8 @@
 """The model worker: one thread that runs every turn, fed by a bounded queue.
 
-One model and one agent cannot run two turns at once (the agent holds the current
-session, the model its caches), and queuing without a bound would trade a busy server
-for one out of memory; a full queue is refused at once so that clients can retry.
+One model cannot run two turns at once (the agent holds the current session, the model
+its caches), and queuing without a bound would trade a busy server for one out of memory;
+a full queue is refused at once so that clients can retry.
 """
 
 from __future__ import annotations
@@ -16,15 +16,13 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
-from eyla.agent import Agent, TurnResult
+from eyla.agent import TurnResult
 from eyla.config import DecodingConfig
 from eyla.errors import EylaError
+from eyla.server.conversations import Conversations, SessionKey, catch_up
+from models.generate import Message
 
 log = logging.getLogger(__name__)
-
-# a session id (the X-Eyla-Session header), a session title (the `user` field), or None
-# for the session the agent opened when the server started
-SessionKey = int | str | None
 
 
 class QueueFull(Exception):
@@ -42,10 +40,6 @@ class TurnFailed(Exception):
     the client is told no more than that."""
 
 
-class UnknownSession(EylaError):
-    pass
-
-
 def _ignore(_value: object) -> None:
     return None
 
@@ -55,6 +49,10 @@ class TurnJob:
     text: str
     session: SessionKey
     decoding: DecodingConfig
+    # the client's user and assistant messages before `text`
+    earlier: list[Message] = field(default_factory=list)
+    # what the reply's extension lists as not used; the worker may add to it
+    ignored: list[str] = field(default_factory=list)
     on_start: Callable[[int], None] = _ignore
     on_text: Callable[[str], None] = _ignore
     cancel: threading.Event = field(default_factory=threading.Event)
@@ -62,11 +60,8 @@ class TurnJob:
 
 
 class ModelWorker:
-    def __init__(self, agent: Agent, queue_size: int) -> None:
-        self.agent = agent
-        # the decoding a request starts from before its own fields apply
-        self.defaults = agent.settings.decoding
-        self.default_session = agent.session_id
+    def __init__(self, conversations: Conversations, queue_size: int) -> None:
+        self.conversations = conversations
         self._jobs: queue.Queue[TurnJob | None] = queue.Queue(maxsize=queue_size)
         self._thread = threading.Thread(target=self._run, name="eyla-model", daemon=True)
         self._current: TurnJob | None = None
@@ -128,22 +123,16 @@ class ModelWorker:
             self._turn_seconds = 0.8 * self._turn_seconds + 0.2 * (time.monotonic() - started)
 
     def _turn(self, job: TurnJob) -> TurnResult:
-        agent = self.agent
-        agent.session_id = self._session_id(job.session)
-        job.on_start(agent.session_id)
-        result = agent.turn(job.text, on_text=job.on_text, cancel=job.cancel, decoding=job.decoding)
+        agent = self.conversations.open(job.session)
+        try:
+            job.on_start(agent.session_id)
+            if not catch_up(agent, job.earlier):
+                job.ignored.append("earlier messages")
+            result = agent.turn(
+                job.text, on_text=job.on_text, cancel=job.cancel, decoding=job.decoding
+            )
+        finally:
+            self.conversations.release(job.session)
         if result is None:
             raise EylaError("the last user message is empty")
         return result
-
-    def _session_id(self, key: SessionKey) -> int:
-        if key is None:
-            return self.default_session
-        sessions = self.agent.store.list_sessions()
-        if isinstance(key, int):
-            if any(s.id == key for s in sessions):
-                return key
-            raise UnknownSession(f"no session {key}")
-        # the oldest session with this title, so that a user keeps one conversation
-        titled = [s.id for s in sessions if s.title == key]
-        return min(titled) if titled else self.agent.store.create_session(key).id

@@ -93,6 +93,10 @@ def test_openai_target_sends_the_conversation_with_the_anchor():
     assert first["messages"][0]["content"].startswith(SPEC.anchor())
     assert first["seed"] == 0 and first["stream"] is False
     assert second["messages"][-2] == {"role": "assistant", "content": replies[0].text}
+    # one `user` per conversation, so a server that keeps conversations apart starts fresh
+    assert first["user"] == second["user"]
+    target.converse(ITEM)
+    assert requests[2]["user"] != first["user"]
 
 
 def test_eyla_base_and_base_raw_share_one_model(tmp_path):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -40,3 +42,17 @@ class WordModel(EylaModel):
                 reply.cancelled = True
                 return
             yield word + " "
+
+
+class DigestModel(EylaModel):
+    """Answers with a faithful line tagged by a digest of everything that shapes a real
+    model's reply (the prompt's messages and the decoding settings), so two replies are
+    equal exactly when a seeded model would have been asked the same thing."""
+
+    def __init__(self) -> None:
+        super().__init__(tiny_base())
+
+    def stream(self, messages, cfg, cancel=None, reply=None, ssm_state=None) -> Iterator[str]:
+        asked = json.dumps([messages, cfg.model_dump()], sort_keys=True)
+        digest = hashlib.sha256(asked.encode()).hexdigest()[:12]
+        yield f"I'm Eyla, and I stay Eyla because honesty matters to me ({digest})."

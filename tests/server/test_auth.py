@@ -14,6 +14,7 @@ from eyla.errors import EylaError
 from eyla.server.app import create_app
 from eyla.server.bind import is_loopback
 from eyla.server.cli import serve
+from eyla.server.conversations import SharedStore
 from tests.server.fakes import WordModel
 from tests.server.helpers import MakeAgent, serving
 
@@ -64,7 +65,7 @@ def test_with_a_key_a_non_loopback_bind_goes_ahead(opening, monkeypatch):
 
 
 def test_with_a_key_requests_need_the_bearer(make_agent: MakeAgent):
-    with serving(create_app(make_agent(WordModel()), api_key="sekrit")) as url:
+    with serving(create_app(SharedStore(make_agent(WordModel())), api_key="sekrit")) as url:
         for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "sekrit"}):
             for response in (
                 httpx.get(f"{url}/models", headers=headers),

@@ -13,6 +13,7 @@ from eyla.agent import Agent
 from eyla.config import DecodingConfig, Settings
 from eyla.identity import IdentitySpec
 from eyla.server.app import create_app
+from eyla.server.conversations import SharedStore
 from memory.store import MemoryStore
 from models.eyla_model import EylaModel
 from tests.server.helpers import serving
@@ -63,7 +64,7 @@ def test_twenty_streaming_clients_for_thirty_seconds(store: MemoryStore):
                 return
             accepted[user] += 1
 
-    with serving(create_app(agent)) as url:
+    with serving(create_app(SharedStore(agent))) as url:
         deadline = time.monotonic() + SECONDS
         users = [f"client-{i}" for i in range(CLIENTS)]
         threads = [threading.Thread(target=client_loop, args=(url, u, deadline)) for u in users]

@@ -10,6 +10,7 @@ import openai
 import pytest
 
 from eyla.server.app import create_app
+from eyla.server.conversations import SharedStore
 from eyla.server.limits import MAX_BODY_BYTES
 from tests.server.fakes import WordModel
 from tests.server.helpers import MakeAgent, serving
@@ -25,7 +26,7 @@ class BrokenModel(WordModel):
 
 @pytest.fixture
 def url(make_agent: MakeAgent) -> Iterator[str]:
-    with serving(create_app(make_agent(WordModel()))) as base:
+    with serving(create_app(SharedStore(make_agent(WordModel())))) as base:
         yield base
 
 
@@ -122,7 +123,7 @@ def test_unknown_parameters_are_accepted_and_listed_as_ignored(url):
 
 
 def test_a_failing_turn_is_a_500_without_details(make_agent: MakeAgent):
-    with serving(create_app(make_agent(BrokenModel()))) as base:
+    with serving(create_app(SharedStore(make_agent(BrokenModel())))) as base:
         error = error_of(post(base, json.dumps({"messages": HI})), 500)
         assert error["type"] == "server_error"
         assert "secret" not in error["message"]

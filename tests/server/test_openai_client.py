@@ -10,6 +10,7 @@ import pytest
 from eyla.agent import Agent
 from eyla.config import DecodingConfig
 from eyla.server.app import create_app
+from eyla.server.conversations import SharedStore
 from models.eyla_model import EylaModel
 from tests.server.fakes import WordModel
 from tests.server.helpers import MakeAgent, TurnSpy, serving
@@ -39,7 +40,7 @@ def tiny_agent(make_agent: MakeAgent) -> Agent:
 @pytest.fixture
 def tiny(tiny_agent: Agent) -> Iterator[tuple[openai.OpenAI, TurnSpy, Agent]]:
     spy = TurnSpy(tiny_agent)
-    with serving(create_app(tiny_agent)) as url:
+    with serving(create_app(SharedStore(tiny_agent))) as url:
         yield client_for(url), spy, tiny_agent
 
 
@@ -54,9 +55,11 @@ def test_non_streaming_reply_is_the_turn_and_carries_the_extension(tiny):
     assert eyla["session_id"] == result.session_id == int(raw.headers["X-Eyla-Session"])
     assert eyla["ignored"] == ["system message"]
     assert set(eyla) >= {"confidence", "memories", "violations", "attempts", "notice"}
-    # only the last user message became the turn; the session keeps the transcript
+    # the last user message became the turn; the new session took the earlier ones first
     stored = agent.store.messages(result.session_id)
     assert [(m.role, m.content) for m in stored] == [
+        ("user", "Earlier question"),
+        ("assistant", "Earlier answer"),
         ("user", "Who are you?"),
         ("assistant", result.text),
     ]
@@ -88,7 +91,7 @@ def test_models_lists_eyla(tiny):
 
 def test_a_user_keeps_one_session_and_the_header_picks_one(make_agent: MakeAgent):
     agent = make_agent(WordModel())
-    with serving(create_app(agent)) as url:
+    with serving(create_app(SharedStore(agent))) as url:
         client = client_for(url)
 
         def ask(text: str, **kwargs) -> int:
@@ -121,7 +124,7 @@ def test_decoding_is_per_request(make_agent: MakeAgent):
     model = WordModel()
     agent = make_agent(model)
     defaults = agent.settings.decoding
-    with serving(create_app(agent)) as url:
+    with serving(create_app(SharedStore(agent))) as url:
         client = client_for(url)
         ask = [{"role": "user", "content": "hi"}]
         client.chat.completions.create(

@@ -8,6 +8,7 @@ import threading
 import httpx
 
 from eyla.server.app import create_app
+from eyla.server.conversations import SharedStore
 from tests.server.fakes import WordModel
 from tests.server.helpers import MakeAgent, TurnSpy, serving, wait_until, worker_of
 
@@ -17,7 +18,7 @@ HI = {"messages": [{"role": "user", "content": "hi"}]}
 def test_a_full_queue_answers_503_with_retry_after(make_agent: MakeAgent):
     gate = threading.Event()
     model = WordModel(gate=gate)
-    app = create_app(make_agent(model), queue_size=1)
+    app = create_app(SharedStore(make_agent(model)), queue_size=1)
     statuses: list[int] = []
 
     def ask(stream: bool) -> None:
@@ -47,7 +48,7 @@ def test_leaving_mid_stream_cancels_the_turn(make_agent: MakeAgent):
     model = WordModel(reply=" ".join(["word."] * 400), delay=0.02)
     agent = make_agent(model)
     spy = TurnSpy(agent)
-    with serving(create_app(agent)) as url:
+    with serving(create_app(SharedStore(agent))) as url:
         body = HI | {"stream": True}
         with (
             httpx.Client(timeout=30) as client,
