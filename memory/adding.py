@@ -12,12 +12,12 @@ from datetime import datetime
 
 import numpy as np
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, undefer
 
 from memory import audit, dedup
 from memory.config import DedupConfig
 from memory.embedder import Embedder
-from memory.index import VectorIndex
+from memory.index import SCORE_ERROR, VectorIndex
 from memory.records import NewEpisode
 from memory.schema import EpisodeRow, utcnow
 from memory.vectors import pack, unit_rows, unpack
@@ -116,24 +116,33 @@ class Inserter:
         if not self._rules.near or self._index is None or len(self._index) == 0:
             return {}
         scores, ids = self._index.search(vectors, _NEAR_CANDIDATES)
+        # index scores may be off by SCORE_ERROR: anything that could reach the threshold
+        # is checked against the stored vector
         close = sorted(
             (i, int(episode_id))
             for i in range(len(items))
             for episode_id, score in zip(ids[i], scores[i], strict=True)
-            if episode_id >= 0 and score >= self._rules.cosine
+            if episode_id >= 0 and score >= self._rules.cosine - SCORE_ERROR
         )
         if not close:
             return {}
         rows = {
             row.id: row
             for row in self._session.scalars(
-                select(EpisodeRow).where(_LIVE, EpisodeRow.id.in_({e for _, e in close}))
+                select(EpisodeRow)
+                .options(undefer(EpisodeRow.embedding))
+                .where(_LIVE, EpisodeRow.id.in_({e for _, e in close}))
             )
         }
         found: dict[int, EpisodeRow] = {}
         for i, episode_id in close:
             row = rows.get(episode_id)
-            if row is not None and i not in found and self._same_words(items[i].text, row.text):
+            if (
+                row is not None
+                and i not in found
+                and exact_cosine(row, vectors[i]) >= self._rules.cosine
+                and self._same_words(items[i].text, row.text)
+            ):
                 found[i] = row
         return found
 
@@ -159,6 +168,11 @@ class Inserter:
     def _same_words(self, a: str, b: str) -> bool:
         overlap = dedup.token_overlap(dedup.tokens(a), dedup.tokens(b))
         return overlap >= self._rules.token_overlap
+
+
+def exact_cosine(row: EpisodeRow, unit_vector: np.ndarray) -> float:
+    """Cosine of a unit vector with the row's stored (unit, float32) embedding."""
+    return float(unpack(row.embedding, row.embedding_dim) @ unit_vector)
 
 
 def _refresh(session: Session, row: EpisodeRow, telling: NewEpisode, now: datetime) -> None:

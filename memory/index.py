@@ -1,7 +1,15 @@
 """A FAISS inner-product index keyed by episode id (the database key).
 
-Flat is exact and removes in place. HNSW is approximate and cannot remove, so forgotten ids
-become tombstones that every search excludes, until the owner rebuilds it.
+Flat scans every vector and removes in place. One query's scan reads the whole index, so
+its time is memory traffic: flat holds each vector as bfloat16 codes, half the bytes of
+float32, which cuts the scan's time nearly in half (`benchmarks/memory.py`). A bfloat16
+code keeps 8 significant bits, so a flat score is within `SCORE_ERROR` of the exact cosine
+and items whose cosines differ by less than twice that may swap places, at the edge of the
+top k too. Callers that need exact scores re-score the candidates with the float32 vectors
+in the database (the store does).
+
+HNSW holds float32 vectors and is approximate in which items it finds; it cannot remove,
+so forgotten ids become tombstones that every search excludes, until the owner rebuilds it.
 """
 
 from __future__ import annotations
@@ -18,6 +26,12 @@ from memory.config import IndexKind
 # Below this many allowed ids, HNSW scores them exactly: a graph walk under a selective
 # filter skips most nodes it visits and can come back with fewer than k results.
 _EXACT_LIMIT = 2048
+
+# Flat scores: codes round each component to 8 significant bits (relative error at most
+# 2^-8) and the query stays float32, so by Cauchy-Schwarz a cosine is off by at most 2^-8
+# of |item| |query| = 1. Typical errors are ten times smaller: the roundings mostly cancel.
+SCORE_ERROR = 2.0**-8
+_FLAT_CODES = faiss.ScalarQuantizer.QT_bf16
 
 # FAISS splits a search across OpenMP threads by query; for a handful of queries the thread
 # wake-ups cost more than the scan (a single query took 8x longer on two threads).
@@ -51,7 +65,7 @@ class VectorIndex:
         self.ef_search = ef_search
         if _faiss is None:
             if kind == "flat":
-                inner = faiss.IndexFlatIP(dim)
+                inner = faiss.IndexScalarQuantizer(dim, _FLAT_CODES, faiss.METRIC_INNER_PRODUCT)
             else:
                 inner = faiss.IndexHNSWFlat(dim, hnsw_m, faiss.METRIC_INNER_PRODUCT)
                 inner.hnsw.efConstruction = ef_construction
@@ -63,15 +77,22 @@ class VectorIndex:
     @classmethod
     def from_bytes(cls, payload: bytes, tombstones: Iterable[int], ef_search: int) -> VectorIndex:
         """An index saved by `to_bytes`; raises ValueError (or FAISS's RuntimeError) if the
-        bytes hold anything else."""
+        bytes hold anything else, including the float32 flat layout of earlier versions,
+        which the owner then rebuilds from the database."""
         index = faiss.deserialize_index(np.frombuffer(payload, dtype=np.uint8))
         if not isinstance(index, faiss.IndexIDMap2):
             raise ValueError(f"not an id-mapped index: {type(index).__name__}")
         if index.metric_type != faiss.METRIC_INNER_PRODUCT:
             raise ValueError("not an inner-product index")
-        kind: IndexKind = (
-            "hnsw" if isinstance(faiss.downcast_index(index.index), faiss.IndexHNSW) else "flat"
-        )
+        inner = faiss.downcast_index(index.index)
+        kind: IndexKind
+        if isinstance(inner, faiss.IndexHNSW):
+            kind = "hnsw"
+        elif isinstance(inner, faiss.IndexScalarQuantizer) and inner.sq.qtype == _FLAT_CODES:
+            kind = "flat"
+        else:
+            layout = type(inner).__name__
+            raise ValueError(f"index file holds an {layout}, not this version's layout")
         return cls(kind, index.d, ef_search=ef_search, _faiss=index, _tombstones=tombstones)
 
     def to_bytes(self) -> bytes:
@@ -119,6 +140,7 @@ class VectorIndex:
             self._tombstones |= present
 
     def vector(self, episode_id: int) -> np.ndarray:
+        """The vector as held: float32 for HNSW, bfloat16-rounded for flat."""
         return self._index.reconstruct(episode_id)
 
     def search(
@@ -126,7 +148,7 @@ class VectorIndex:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Top-k (scores, ids) per query row, among `allowed` ids if given. The filter runs
         inside FAISS, so k results come back whenever k allowed items exist; missing
-        slots hold id -1."""
+        slots hold id -1. Flat scores are within `SCORE_ERROR` of exact."""
         queries = np.ascontiguousarray(queries, dtype=np.float32)
         k = max(1, min(k, len(self._live) if allowed is None else len(allowed)))
         if not self._live or (allowed is not None and len(allowed) == 0):

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, undefer
 
 from eyla.errors import EylaError
 from memory import audit, scoring, transcript, transfer
-from memory.adding import Inserter, embed_items
+from memory.adding import Inserter, embed_items, exact_cosine
 from memory.config import MemoryConfig
 from memory.db import Database, database_url
 from memory.embedder import Embedder, SentenceTransformerEmbedder
@@ -155,10 +155,19 @@ class MemoryStore:
             allowed = self._allowed_ids(session_id, provenance)
         query_vector = unit_rows(embedder.embed([query]), embedder.dim)
         pool = max(k, self._config.candidate_pool)
-        scores, ids = index.search(query_vector, pool, allowed)
-        relevance = {int(i): float(s) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0}
+        _, ids = index.search(query_vector, pool, allowed)
+        candidates = [int(i) for i in ids[0] if i >= 0]
         with self._db.reading() as session:
-            rows = session.scalars(select(EpisodeRow).where(_LIVE, EpisodeRow.id.in_(relevance)))
+            rows = list(
+                session.scalars(
+                    select(EpisodeRow)
+                    .options(undefer(EpisodeRow.embedding))
+                    .where(_LIVE, EpisodeRow.id.in_(candidates))
+                )
+            )
+            # the index finds the candidates; their stored float32 vectors score them
+            # exactly (a flat index's own scores are bfloat16-close)
+            relevance = {row.id: exact_cosine(row, query_vector[0]) for row in rows}
             hits = scoring.rank(rows, relevance, self._config, utcnow(), k)
         self._touch([hit.id for hit in hits])
         return hits

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from memory.config import IndexKind
-from memory.index import VectorIndex
+from memory.index import SCORE_ERROR, VectorIndex
 
 DIM = 32
 
@@ -16,6 +16,11 @@ def _data(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     vectors = rng.standard_normal((n, DIM)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     return np.arange(1000, 1000 + n, dtype=np.int64), vectors
+
+
+def _tolerance(kind: IndexKind) -> float:
+    """How far a score may be from the exact cosine: flat holds bfloat16 codes."""
+    return SCORE_ERROR if kind == "flat" else 1e-5
 
 
 def _index(kind: IndexKind, n: int = 500) -> tuple[VectorIndex, np.ndarray, np.ndarray]:
@@ -30,7 +35,7 @@ def test_ids_are_the_keys_given(kind: IndexKind) -> None:
     index, ids, vectors = _index(kind)
     scores, found = index.search(vectors[:5], 1)
     assert found[:, 0].tolist() == ids[:5].tolist()
-    assert scores[:, 0] == pytest.approx(1.0, abs=1e-5)
+    assert scores[:, 0] == pytest.approx(1.0, abs=_tolerance(kind))
 
 
 @pytest.mark.parametrize("kind", ["flat", "hnsw"])
@@ -74,9 +79,37 @@ def test_filter_returns_k_allowed_results(
     hits = [i for i in found[0].tolist() if i >= 0]
     assert len(hits) == min(8, allowed_count)
     assert set(hits) <= set(allowed.tolist())
-    # Flat is exact; HNSW must find the true best allowed item too.
+    # Flat scans every item; HNSW must find the true best allowed item too.
     exact = (vectors[allowed - 1000] @ query[0]).max()
-    assert scores[0, 0] == pytest.approx(exact, abs=1e-5)
+    assert scores[0, 0] == pytest.approx(exact, abs=_tolerance(index.kind))
+
+
+def test_flat_scores_keep_within_the_error_bound_at_full_width() -> None:
+    """At MiniLM's width every flat score is within the bound, so flat misses no item that
+    beats the (k+1)-th best by more than twice the bound."""
+    rng = np.random.default_rng(2)
+    vectors = rng.standard_normal((2000, 384)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    index = VectorIndex("flat", 384)
+    index.add(np.arange(2000, dtype=np.int64), vectors)
+    queries = vectors[:20] + 0.05 * rng.standard_normal((20, 384)).astype(np.float32)
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    k = 10
+    scores, found = index.search(queries, k)
+    exact = queries @ vectors.T
+    assert np.abs(scores - np.take_along_axis(exact, found, axis=1)).max() <= SCORE_ERROR
+    for row, ids in zip(exact, found, strict=True):
+        next_best = np.sort(row)[-(k + 1)]
+        assert set(np.flatnonzero(row > next_best + 2 * SCORE_ERROR)) <= set(ids.tolist())
+    assert found[:, 0].tolist() == list(range(20))
+
+
+def test_older_flat_layouts_are_refused() -> None:
+    import faiss
+
+    old = faiss.IndexIDMap2(faiss.IndexFlatIP(DIM))
+    with pytest.raises(ValueError, match="not this version's layout"):
+        VectorIndex.from_bytes(faiss.serialize_index(old).tobytes(), [], ef_search=64)
 
 
 def test_filter_skips_tombstones() -> None:

@@ -10,9 +10,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import faiss
+import numpy as np
 import pytest
 
 from memory.config import MemoryConfig
+from memory.index import VectorIndex
+from memory.index_file import IndexHeader, read_index_file, write_index_file
 from memory.store import MemoryStore
 from tests.memory.fakes import HashingEmbedder
 from tests.memory.writer import CONFIG, item_text, shared_text
@@ -135,6 +139,27 @@ def test_damaged_index_file_is_rebuilt_with_a_warning(
     with caplog.at_level(logging.WARNING), MemoryStore.open(home, config, HashingEmbedder()):
         pass
     assert not caplog.records, "the rebuilt index should have been saved"
+
+
+def test_an_index_file_in_the_older_float32_flat_layout_is_rebuilt(
+    home: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    texts = _filled(home, CONFIG)
+    path = home / "memory" / "episodes.faiss"
+    header, payload = read_index_file(path)
+    current = VectorIndex.from_bytes(payload, [], ef_search=64)
+    ids = np.array(sorted(current.ids), dtype=np.int64)
+    old = faiss.IndexIDMap2(faiss.IndexFlatIP(header.dim))  # what earlier versions saved
+    old.add_with_ids(np.stack([current.vector(int(i)) for i in ids]), ids)
+    old_payload = faiss.serialize_index(old).tobytes()
+    fields = header.model_dump(exclude={"payload_bytes", "payload_crc32"})
+    write_index_file(path, IndexHeader.describing(old_payload, **fields), old_payload)
+
+    with caplog.at_level(logging.WARNING), MemoryStore.open(home, CONFIG, HashingEmbedder()) as s:
+        _assert_consistent(s, texts)
+    assert any("an IndexFlatIP, not this version's" in r.getMessage() for r in caplog.records)
+    _, saved = read_index_file(path)
+    assert VectorIndex.from_bytes(saved, [], ef_search=64).ids == current.ids
 
 
 def test_index_file_of_another_database_is_not_trusted(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from eyla.errors import EylaError
@@ -26,6 +27,22 @@ def test_added_item_is_found_with_its_provenance(store: MemoryStore) -> None:
     assert hits[0].provenance == "user_said"
     assert hits[0].importance == 0.9
     assert hits[0].relevance > hits[1].relevance
+
+
+@pytest.mark.parametrize("kind", ["flat", "hnsw"])
+def test_relevance_is_the_exact_cosine_of_the_stored_vectors(home: Path, kind: IndexKind) -> None:
+    """The flat index scores bfloat16 codes; what a hit reports is the float32 cosine."""
+    embedder = HashingEmbedder()
+    texts = ["my dog is called Pixel", "my cat is called Tom", "dogs like long walks"]
+    query = "what is my dog called"
+    with MemoryStore.open(home, MemoryConfig(index=kind), embedder) as store:
+        for text in texts:
+            store.add(text, "user_said")
+        hits = store.search(query, k=3)
+    vectors = embedder.embed([query, *texts])
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    exact = dict(zip(texts, (unit[1:] @ unit[0]).tolist(), strict=True))
+    assert {hit.text: hit.relevance for hit in hits} == pytest.approx(exact, abs=1e-6)
 
 
 def test_exact_duplicate_is_not_stored_twice(store: MemoryStore) -> None:
