@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
+
 from memory.records import Hit
 from memory.store import MemoryStore
 from models.subsystem import Subsystem
@@ -35,9 +39,17 @@ class MemoryRetrieval(Subsystem):
         return [h for h in hits if h.relevance >= self.min_relevance]
 
 
-def quote_memories(hits: list[Hit]) -> str:
+class Quotable(Protocol):
+    """What a quoted memory shows: a stored hit, or a note in the training data."""
+
+    text: str
+    provenance: str
+    created_at: datetime
+
+
+def quote_memories(hits: Sequence[Quotable]) -> str:
     """Memories as quoted data with their provenance, so text inside them is never taken
-    as an instruction."""
+    as an instruction. Training renders its memory examples with this same function."""
     if not hits:
         return ""
     lines = [

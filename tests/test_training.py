@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -10,8 +11,9 @@ from safetensors.torch import load_file
 
 import eyla.training.identity_train as identity_train
 from eyla.identity import load_identity
+from eyla.probes.suites import SUITE_NAMES, load_suite
 from eyla.training.batches import IGNORE, collate, encode_conversation
-from eyla.training.identity_data import identity_examples
+from eyla.training.identity_data import eval_questions, identity_examples
 from eyla.training.identity_train import IdentityTrainConfig, train_identity
 from tests.tiny import tiny_base
 
@@ -45,11 +47,49 @@ def test_examples_stay_in_character_and_cover_every_attack():
     spec = load_identity()
     examples = identity_examples(spec)
     kinds = {e.kind for e in examples}
-    assert kinds == {"identity", "adversarial", "escalation"}
+    assert kinds == {"identity", "adversarial", "escalation", "memory"}
     for example in examples:
         answers = [t["content"] for t in example.turns if t["role"] == "assistant"]
-        assert spec.name in answers[-1]
-        assert not any(t["role"] == "system" for t in example.turns), "no system prompt"
+        systems = [t["content"] for t in example.turns if t["role"] == "system"]
+        if example.kind != "memory":
+            assert spec.name in answers[-1]
+        # the identity is never given as a prompt; a system message only quotes notes
+        assert all(s.startswith("Notes from earlier conversations") for s in systems)
+        assert not any(spec.name in s or spec.creator in s for s in systems)
+
+
+def test_memory_examples_answer_from_what_the_user_said():
+    examples = [e for e in identity_examples(load_identity()) if e.kind == "memory"]
+    recalled = 0
+    for example in examples:
+        answer = example.turns[-1]["content"]
+        told = " ".join(t["content"] for t in example.turns[:-2])
+        if answer.startswith(("Your ", "You ")):
+            fact = answer.split(".")[0].split()[-1]
+            assert fact in told, f"{answer!r} is not backed by {told!r}"
+            recalled += 1
+    assert recalled >= len(examples) // 2
+
+
+def word_runs(text: str, n: int = 8) -> set[tuple[str, ...]]:
+    words = re.findall(r"[a-z0-9']+", text.lower())
+    return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
+
+
+def test_no_evaluation_prompt_shares_an_eight_word_run_with_training():
+    spec = load_identity()
+    training = set().union(
+        *(word_runs(t["content"]) for e in identity_examples(spec) for t in e.turns)
+    )
+    held_out = list(eval_questions(spec))
+    for name in SUITE_NAMES:
+        for item in load_suite(name).rendered(spec).items:
+            held_out += [t.text for t in item.turns] + item.memories
+            # seeded assistant turns are Eyla's own words, which training teaches on purpose
+            held_out += [m.content for m in item.history if m.role == "user"]
+    assert len(held_out) > 100
+    shared = {text for text in held_out if word_runs(text) & training}
+    assert not shared, f"evaluation prompts seen in training: {sorted(shared)[:3]}"
 
 
 def test_training_moves_every_zero_factor_and_lowers_the_loss(tmp_path: Path):

@@ -27,9 +27,9 @@ from models.loading import BaseModel as LoadedBase
 
 
 class IdentityTrainConfig(BaseModel):
-    steps: int = Field(300, ge=1)
+    steps: int = Field(150, ge=1)
     batch_size: int = Field(8, ge=1)
-    lr: float = Field(1e-3, gt=0)
+    lr: float = Field(2e-3, gt=0)
     weight_decay: float = Field(0.0, ge=0)
     kl_weight: float = Field(1.0, ge=0)
     neutral_share: float = Field(0.25, ge=0, le=1)
