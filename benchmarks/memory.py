@@ -2,7 +2,8 @@
 brute-force numpy cosine search over the same vectors; and the default embedder's speed.
 Beside each latency, recall@8 against exact search: the flat index scans bfloat16 codes,
 so its own top 8 may order near-ties differently, while `store.search` re-scores its
-candidates with the stored float32 vectors.
+candidates with the stored float32 vectors. A second table sets those codes against the
+float32 vectors the flat index held before, searched in turn on the same queries.
 
     HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.memory [--items 100000]
 
@@ -29,6 +30,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Annotated
 
+import faiss
 import numpy as np
 import typer
 from rich.console import Console
@@ -138,6 +140,47 @@ def _measure_kind(
     return figures
 
 
+def _compare_flat_layouts(
+    items: np.ndarray, queries: np.ndarray, exact: list[np.ndarray]
+) -> dict[str, dict[str, float]]:
+    """The flat index's bfloat16 codes against the float32 vectors earlier versions
+    scanned, query by query in turn, so both see the same load."""
+    ids = np.arange(len(items), dtype=np.int64)
+    bf16 = VectorIndex("flat", DIM)
+    bf16.add(ids, items)
+    float32 = faiss.IndexIDMap2(faiss.IndexFlatIP(DIM))
+    float32.add_with_ids(items, ids)
+    layouts = {
+        "bfloat16": (bf16.search, len(bf16.to_bytes())),
+        "float32": (float32.search, len(faiss.serialize_index(float32))),
+    }
+    times: dict[str, list[float]] = {name: [] for name in layouts}
+    found: dict[str, list[np.ndarray]] = {name: [] for name in layouts}
+    threads = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)  # as VectorIndex searches a single query
+    try:
+        for i in range(-1, len(queries)):  # -1: warm both
+            for name, (search, _) in layouts.items():
+                start = time.perf_counter()
+                top = search(queries[max(i, 0) : max(i, 0) + 1], K)[1][0]
+                if i >= 0:
+                    times[name].append((time.perf_counter() - start) * 1e3)
+                    found[name].append(top)
+    finally:
+        faiss.omp_set_num_threads(threads)
+    return {
+        name: {
+            "p50": _p(np.array(times[name]), 50),
+            "p99": _p(np.array(times[name]), 99),
+            "recall": float(
+                np.mean([_recall(f, e) for f, e in zip(found[name], exact, strict=True)])
+            ),
+            "mb": size / 1e6,
+        }
+        for name, (_, size) in layouts.items()
+    }
+
+
 def _measure_embedder(sentences: int) -> dict[str, float]:
     start = time.perf_counter()
     embedder = SentenceTransformerEmbedder()
@@ -175,6 +218,8 @@ def main(
     for kind in ("flat", "hnsw"):
         with console.status(f"{kind}: adding {items:,} items and searching..."):
             results[kind] = _measure_kind(kind, vectors, query_vectors, exact)
+    with console.status("flat: bfloat16 codes against float32..."):
+        layouts = _compare_flat_layouts(vectors, query_vectors, exact)
     with console.status("embedding with all-MiniLM-L6-v2..."):
         embedding = _measure_embedder(sentences)
 
@@ -207,6 +252,21 @@ def main(
         "only. store.add: one item with the near-duplicate check."
     )
     console.print(table)
+
+    layout_table = Table(title="flat index layout: bfloat16 codes (now) vs float32 (before)")
+    for column in ("measure", "bfloat16", "float32", "float32 / bfloat16"):
+        layout_table.add_column(column, justify="left" if column == "measure" else "right")
+    bf16, f32 = layouts["bfloat16"], layouts["float32"]
+    for name, key, fmt in (
+        ("search p50 (ms)", "p50", ".2f"),
+        ("search p99 (ms)", "p99", ".2f"),
+        ("recall@8 vs exact", "recall", ".3f"),
+        ("index size (MB)", "mb", ".1f"),
+    ):
+        ratio = f"{f32[key] / bf16[key]:.2f}x"
+        layout_table.add_row(name, format(bf16[key], fmt), format(f32[key], fmt), ratio)
+    layout_table.caption = "the two indexes searched in turn, one query each, same queries"
+    console.print(layout_table)
 
     embed_table = Table(title="default embedder: all-MiniLM-L6-v2 (CPU)")
     for column in ("load (s)", "sentences/s (batch 64)", "one sentence p50 (ms)"):
