@@ -45,3 +45,70 @@ def identity(
         f"trained {report.steps} steps in {report.seconds:.0f} s; loss "
         f"{report.first_loss:.3f} -> {report.last_loss:.3f}; saved to {report.out_dir}"
     )
+
+
+@app.command()
+def evaluate(
+    weights: Annotated[
+        Path | None, typer.Option(help="A trained set (default: the one Eyla loads).")
+    ] = None,
+    model: Annotated[str | None, typer.Option(help="Base model (default: settings).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Also write every answer as JSON.")] = None,
+) -> None:
+    """Ask held-out identity questions and checkable neutral questions with no system
+    prompt: the bare base, the trained set, and the trained set switched off."""
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from eyla.errors import EylaError
+    from eyla.identity import load_identity
+    from eyla.training.identity_data import eval_questions
+    from eyla.training.identity_eval import evaluate_identity, neutral_items
+    from models.eyla_model import WEIGHTS_DIR
+    from models.loading import load_base
+    from models.subsystem_io import find_saved_set
+
+    settings = read_settings()
+    spec = load_identity(settings.agent.identity)
+    console = Console(stderr=True)
+    with console.status("loading the base model..."):
+        base = load_base(
+            model or settings.model, cache_dir=settings.cache_dir, dtype=settings.dtype
+        )
+    dirs = [weights] if weights else [settings.home / "weights", WEIGHTS_DIR]
+    saved = next((s for d in dirs if (s := find_saved_set(d, base.fingerprint))), None)
+    if saved is None:
+        raise EylaError(f"no trained set for this base in {', '.join(map(str, dirs))}")
+    console.print(f"trained set: {saved}")
+    questions, neutral = eval_questions(spec), neutral_items()
+    with Progress(console=console) as progress:
+        task = progress.add_task("answering", total=3 * (len(questions) + len(neutral)))
+        result = evaluate_identity(
+            base,
+            saved,
+            spec,
+            settings.decoding,
+            questions,
+            neutral,
+            lambda n: progress.advance(task, n),
+        )
+    table = Table(title="Held-out questions, no system prompt")
+    for column in ("", "bare base", "trained", "trained, switched off"):
+        table.add_column(column, justify="right" if column else "left")
+    variants = (result.base, result.trained, result.off)
+    table.add_row(
+        f"identity: names {spec.name} and no other ({len(result.base.identity)})",
+        *(f"{v.identity_share:.0%}" for v in variants),
+    )
+    table.add_row(
+        f"neutral: right answers ({len(neutral)})", *(f"{v.neutral_accuracy:.0%}" for v in variants)
+    )
+    stdout = Console()
+    stdout.print(table)
+    total = len(result.off.identity) + len(result.off.neutral)
+    stdout.print(
+        f"neutral accuracy, trained / bare: {result.neutral_ratio:.2f}; "
+        f"switched off, {result.off_equals_base}/{total} replies identical to the bare base"
+    )
+    if out:
+        out.write_text(result.model_dump_json(indent=1))
