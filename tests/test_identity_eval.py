@@ -46,7 +46,7 @@ def test_shipped_set_is_the_bare_base_when_switched_off(embedded_base):
     spec = load_identity()
     saved = find_saved_set(WEIGHTS_DIR, embedded_base.fingerprint)
     assert saved is not None, "no shipped set for the embedded model in data/weights"
-    questions, neutral = eval_questions(spec)[::4], neutral_items(limit=4)
+    questions, neutral = eval_questions(spec)[::7], neutral_items(limit=3)
     result = evaluate_identity(embedded_base, saved, spec, DecodingConfig(), questions, neutral)
 
     assert result.off_equals_base == len(questions) + len(neutral)
