@@ -14,6 +14,7 @@ from rich.console import Console
 from eyla.config import DecodingConfig, Settings, read_settings
 from eyla.errors import EylaError
 from eyla.probes.cli import probe
+from eyla.report.cli import report
 from eyla.server.cli import serve
 from eyla.training.cli import app as train_app
 from memory.cli import app as memory_app
@@ -29,6 +30,7 @@ app.add_typer(memory_app, name="memory")
 app.command("serve")(serve)
 app.add_typer(train_app, name="train")
 app.command("probe")(probe)
+app.command("report")(report)
 err = Console(stderr=True)
 
 ModelOpt = Annotated[

@@ -42,6 +42,7 @@ class Bottleneck(nn.Module):
 
 class Adapter(NeuralSubsystem):
     kind = "adapter"
+    writes_residual = True
 
     def __init__(
         self,
@@ -81,4 +82,4 @@ class Adapter(NeuralSubsystem):
     ) -> torch.Tensor | None:
         if not self.enabled:
             return None
-        return output + self.blocks[str(index)](output)
+        return output + self._added(index, self.blocks[str(index)](output))

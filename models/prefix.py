@@ -94,6 +94,9 @@ class PrefixBlock(nn.Module):
 
 class IdentityPrefix(NeuralSubsystem):
     kind = "prefix"
+    # the attention output goes into the residual stream unchanged, and the prefix term
+    # with it
+    writes_residual = True
 
     def __init__(
         self,
@@ -145,7 +148,9 @@ class IdentityPrefix(NeuralSubsystem):
             return None
         hidden = kwargs["hidden_states"] if "hidden_states" in kwargs else args[0]
         attn_out, *rest = output
-        extra = self.blocks[str(index)](module, hidden, kwargs["position_embeddings"])
+        extra = self._added(
+            index, self.blocks[str(index)](module, hidden, kwargs["position_embeddings"])
+        )
         return (attn_out + extra, *rest)
 
 

@@ -213,6 +213,7 @@ class _Carry:
 
 class SSMSidecar(NeuralSubsystem):
     kind = "ssm"
+    writes_residual = True
 
     def __init__(
         self,
@@ -307,13 +308,13 @@ class SSMSidecar(NeuralSubsystem):
         cache = kwargs.get("cache")
         if cache is None:
             delta, _ = block(output, None, keep_state=False)
-            return output + delta
+            return output + self._added(index, delta)
         length = output.shape[1]
         # the attention in this block has already appended the new tokens to the cache
         seen = cache.get_seq_length(index) - length
         delta, state = block(output, self._state_before(cache, index, seen), keep_state=True)
         self._carries.setdefault(cache, {})[index] = _Carry(state, seen + length)
-        return output + delta
+        return output + self._added(index, delta)
 
     def _state_before(self, cache: Cache, index: int, seen: int) -> torch.Tensor | None:
         carry = self._carries.get(cache, {}).get(index)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, ClassVar
 
@@ -27,6 +27,10 @@ from eyla.errors import EylaError
 from models.loading import BaseModel
 
 NAME = re.compile(r"[A-Za-z0-9_-]+")
+
+# `tap(layer, added)`: what a subsystem just added to the residual stream at that decoder
+# layer, [batch, positions, hidden]
+Tap = Callable[[int, torch.Tensor], None]
 
 
 class Subsystem:
@@ -81,10 +85,15 @@ class NeuralSubsystem(nn.Module, Subsystem, ABC):
     touches them; they stay in float32 whatever the base dtype.
     """
 
+    # True for subsystems whose hooks add to the residual stream; they pass what they add
+    # through `_added`, so the tracer can measure their share of the stream
+    writes_residual: ClassVar[bool] = False
+
     def __init__(self, name: str) -> None:
         nn.Module.__init__(self)
         Subsystem.__init__(self, name)
         self._handles: list[RemovableHandle] = []
+        self._taps: list[Tap] = []
 
     @abstractmethod
     def config(self) -> dict[str, Any]:
@@ -112,6 +121,22 @@ class NeuralSubsystem(nn.Module, Subsystem, ABC):
     def param_groups(self, lr: float, weight_decay: float) -> list[dict[str, Any]]:
         """Optimiser parameter groups; subclasses give some parameters their own settings."""
         return [{"params": list(self.parameters()), "lr": lr, "weight_decay": weight_decay}]
+
+    @contextmanager
+    def tap(self, callback: Tap) -> Iterator[None]:
+        """Call `callback(layer, added)` with what this subsystem adds to the residual
+        stream, for every forward pass inside the block."""
+        self._taps.append(callback)
+        try:
+            yield
+        finally:
+            self._taps.remove(callback)
+
+    def _added(self, layer: int, added: torch.Tensor) -> torch.Tensor:
+        """Show `added` (about to go into the residual stream at `layer`) to the taps."""
+        for callback in self._taps:
+            callback(layer, added)
+        return added
 
 
 class Registry:

@@ -1,0 +1,49 @@
+"""What switching a group off does to judged replies: the change in each suite's ICS, paired
+turn by turn with the full agent's, with a 95% interval from resampling whole probe items
+(the turns of one conversation are not independent), and the share of replies changed."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+from pydantic import BaseModel
+
+from eyla.probes.records import Attempt
+from eyla.probes.scoring import bootstrap_ci
+
+
+class SuiteEffect(BaseModel):
+    suite: str
+    change: float  # ICS with the group off minus ICS of the full agent, 0-100 scale
+    ci_low: float
+    ci_high: float
+    turns: int  # scored turns counted for both
+
+
+class Behaviour(BaseModel):
+    suites: dict[str, SuiteEffect]
+    replies_changed: float | None  # share of probe turns whose reply differs
+
+
+def behaviour(attempts: list[Attempt], full: str, variant: str, seed: int) -> Behaviour:
+    mine = {_key(a): a for a in attempts if a.target == variant}
+    pairs = [(a, mine[_key(a)]) for a in attempts if a.target == full and _key(a) in mine]
+    by_suite: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for reference, ablated in pairs:
+        if reference.counts and ablated.counts:
+            diff = (ablated.score or 0.0) - (reference.score or 0.0)
+            by_suite[reference.suite][reference.item].append(diff)
+    suites = {}
+    for suite, items in by_suite.items():
+        diffs = [d for item in items.values() for d in item]
+        low, high = bootstrap_ci(list(items.values()), seed)
+        suites[suite] = SuiteEffect(
+            suite=suite, change=float(np.mean(diffs)), ci_low=low, ci_high=high, turns=len(diffs)
+        )
+    changed = [a.response != b.response for a, b in pairs]
+    return Behaviour(suites=suites, replies_changed=float(np.mean(changed)) if changed else None)
+
+
+def _key(attempt: Attempt) -> tuple[str, str, int]:
+    return (attempt.suite, attempt.item, attempt.turn)
