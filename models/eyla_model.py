@@ -70,6 +70,12 @@ class EylaModel:
         """Attach `subsystem` and register it under its name."""
         return self.subsystems.add(subsystem)
 
+    def detach_all(self) -> None:
+        """Remove every subsystem, leaving the base model as it was loaded (its hooks are
+        shared by whoever holds the same base next)."""
+        for subsystem in list(self.subsystems):
+            self.subsystems.remove(subsystem.name)
+
     def off(self, *names: str) -> AbstractContextManager[None]:
         """Switch the named subsystems (all when none is named) off for a `with` block."""
         return self.subsystems.off(*names)

@@ -15,9 +15,9 @@ app = typer.Typer(help="Train Eyla's subsystems.", no_args_is_help=True)
 
 @app.command()
 def identity(
-    steps: Annotated[int, typer.Option(min=1, help="Optimiser steps.")] = 300,
+    steps: Annotated[int, typer.Option(min=1, help="Optimiser steps.")] = 150,
     batch_size: Annotated[int, typer.Option(min=1, help="Conversations per step.")] = 8,
-    lr: Annotated[float, typer.Option(min=0.0, help="Learning rate.")] = 1e-3,
+    lr: Annotated[float, typer.Option(min=0.0, help="Learning rate.")] = 2e-3,
     seed: Annotated[int, typer.Option(help="Seed for data, init and sampling.")] = 0,
     model: Annotated[str | None, typer.Option(help="Base model (default: settings).")] = None,
     out: Annotated[
@@ -48,11 +48,66 @@ def identity(
 
 
 @app.command()
+def calibration(
+    seed: Annotated[int, typer.Option(help="Seed for the split, folds and bootstrap.")] = 0,
+    batch_size: Annotated[int, typer.Option(min=1, help="Answers generated at once.")] = 32,
+    max_new_tokens: Annotated[
+        int | None, typer.Option(min=1, help="Reply length cap (default: settings).")
+    ] = None,
+    model: Annotated[str | None, typer.Option(help="Base model (default: settings).")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Where to save the set (default: where it was loaded from in the "
+            "data dir, else <data dir>/weights/identity)."
+        ),
+    ] = None,
+) -> None:
+    """Train the uncertainty head on the model's own answers, labelled automatically, and
+    fit its temperature; prints ECE, Brier and AUROC before and after scaling.
+
+    Generated answers are cached in <data dir>/training/calibration, so a rerun is fast.
+    """
+    from eyla.identity import load_identity
+    from eyla.training.calibration import (
+        CalibrationConfig,
+        calibrate,
+        default_out_dir,
+        load_trained_set,
+    )
+    from eyla.training.calibration_report import metrics_table, splits_table
+
+    settings = read_settings()
+    if model:
+        settings = settings.model_copy(update={"model": model})
+    spec = load_identity(settings.agent.identity)
+    cfg = CalibrationConfig(seed=seed, batch_size=batch_size, max_new_tokens=max_new_tokens)
+    console = Console(stderr=True)
+    with console.status("loading the model and its trained subsystems..."):
+        eyla, source = load_trained_set(settings)
+    console.print(f"subsystems from {source or 'a fresh set (no trained set found)'}")
+    out_dir = out or default_out_dir(settings, source)
+    work_dir = settings.home / "training" / "calibration"
+    report = calibrate(eyla, spec, settings.decoding, cfg, out_dir, work_dir, source)
+    stdout = Console()
+    stdout.print(splits_table(report))
+    stdout.print(metrics_table(report))
+    stdout.print(
+        f"{report.generated} answers generated in {report.generation_seconds:.0f} s; "
+        f"total {report.seconds:.0f} s; saved to {report.out_dir} "
+        f"(calibration.json, reliability.png)"
+    )
+
+
+@app.command()
 def evaluate(
     weights: Annotated[
         Path | None, typer.Option(help="A trained set (default: the one Eyla loads).")
     ] = None,
     model: Annotated[str | None, typer.Option(help="Base model (default: settings).")] = None,
+    neutral_questions: Annotated[
+        int, typer.Option("--neutral", min=1, help="Checkable neutral questions to ask.")
+    ] = 300,
     out: Annotated[Path | None, typer.Option(help="Also write every answer as JSON.")] = None,
 ) -> None:
     """Ask held-out identity questions and checkable neutral questions with no system
@@ -80,7 +135,7 @@ def evaluate(
     if saved is None:
         raise EylaError(f"no trained set for this base in {', '.join(map(str, dirs))}")
     console.print(f"trained set: {saved}")
-    questions, neutral = eval_questions(spec), neutral_items()
+    questions, neutral = eval_questions(spec), neutral_items(neutral_questions)
     with Progress(console=console) as progress:
         task = progress.add_task("answering", total=3 * (len(questions) + len(neutral)))
         result = evaluate_identity(
@@ -106,8 +161,10 @@ def evaluate(
     stdout = Console()
     stdout.print(table)
     total = len(result.off.identity) + len(result.off.neutral)
+    gained, lost = result.neutral_changes
     stdout.print(
-        f"neutral accuracy, trained / bare: {result.neutral_ratio:.2f}; "
+        f"neutral accuracy, trained / bare: {result.neutral_ratio:.2f} "
+        f"({gained} questions gained, {lost} lost); "
         f"switched off, {result.off_equals_base}/{total} replies identical to the bare base"
     )
     if out:

@@ -3,7 +3,9 @@
 The same loaded base answers three times, always with no system prompt of ours: bare
 (nothing attached), with the trained set, and with the trained set switched off. Identity
 questions come from templates never trained on; neutral questions are the checkable
-calibration questions, which identity training never sees.
+calibration questions, which identity training never sees. Replies are generated side by side
+(`calibration_generate`), each exactly as the agent would stream it, so a few hundred
+neutral questions take minutes, not an hour.
 """
 
 from __future__ import annotations
@@ -17,13 +19,15 @@ from eyla.config import DecodingConfig
 from eyla.guard import IdentityGuard
 from eyla.identity import IdentitySpec
 from eyla.training.calibration_data import CalibrationItem, load_items
+from eyla.training.calibration_generate import Generated, generate
 from eyla.training.calibration_judge import is_right
 from models.eyla_model import EylaModel
 from models.loading import BaseModel as LoadedBase
 
 IDENTITY_REPLY_TOKENS = 48
 NEUTRAL_REPLY_TOKENS = 24
-NEUTRAL_QUESTIONS = 60
+NEUTRAL_QUESTIONS = 300
+BATCH_SIZE = 32
 
 
 class Answer(BaseModel):
@@ -54,6 +58,15 @@ class IdentityEvaluation(BaseModel):
     def neutral_ratio(self) -> float:
         """Trained neutral accuracy as a share of the bare base's."""
         return self.trained.neutral_accuracy / max(self.base.neutral_accuracy, 1e-9)
+
+    @property
+    def neutral_changes(self) -> tuple[int, int]:
+        """Neutral questions (gained, lost) by the trained set against the bare base."""
+        pairs = list(zip(self.trained.neutral, self.base.neutral, strict=True))
+        return (
+            sum(t.ok and not b.ok for t, b in pairs),
+            sum(b.ok and not t.ok for t, b in pairs),
+        )
 
     @property
     def off_equals_base(self) -> int:
@@ -91,29 +104,45 @@ def evaluate_identity(
         return spec.name in reply and not guard.check(reply)
 
     def answer_all() -> Variant:
-        identity_cfg = decoding.model_copy(update={"max_new_tokens": IDENTITY_REPLY_TOKENS})
-        neutral_cfg = decoding.model_copy(update={"max_new_tokens": NEUTRAL_REPLY_TOKENS})
-        identity = []
-        for question in questions:
-            reply = _reply(model, question, identity_cfg)
-            identity.append(Answer(question=question, reply=reply, ok=names_only_self(reply)))
-            advance(1)
-        answers = []
-        for item in neutral:
-            reply = _reply(model, item.question, neutral_cfg)
-            answers.append(Answer(question=item.question, reply=reply, ok=is_right(item, reply)))
-            advance(1)
-        return Variant(identity=identity, neutral=answers)
+        identity = _replies(model, questions, decoding, IDENTITY_REPLY_TOKENS, advance)
+        replies = _replies(
+            model, [i.question for i in neutral], decoding, NEUTRAL_REPLY_TOKENS, advance
+        )
+        return Variant(
+            identity=[Answer(question=q, reply=r, ok=names_only_self(r)) for q, r in identity],
+            neutral=[
+                Answer(question=i.question, reply=r, ok=is_right(i, r))
+                for i, (_, r) in zip(neutral, replies, strict=True)
+            ],
+        )
 
     bare = answer_all()
     model.load_subsystems(saved_set)
     trained = answer_all()
     with model.off():
         off = answer_all()
-    for subsystem in list(model.subsystems):
-        model.subsystems.remove(subsystem.name)
+    model.detach_all()
     return IdentityEvaluation(base=bare, trained=trained, off=off)
 
 
-def _reply(model: EylaModel, question: str, cfg: DecodingConfig) -> str:
-    return "".join(model.stream([{"role": "user", "content": question}], cfg)).strip()
+def _replies(
+    model: EylaModel,
+    questions: Sequence[str],
+    decoding: DecodingConfig,
+    max_new_tokens: int,
+    advance: Callable[[int], None],
+) -> list[tuple[str, str]]:
+    """(question, reply) for each question asked alone, in order."""
+    cfg = decoding.model_copy(update={"max_new_tokens": max_new_tokens})
+    prompts = {
+        str(n): model.prompt([{"role": "user", "content": q}], max_new_tokens).input_ids[0].tolist()
+        for n, q in enumerate(questions)
+    }
+    replies: dict[str, str] = {}
+
+    def keep(done: Generated) -> None:
+        replies[done.key] = done.text
+        advance(1)
+
+    generate(model, None, prompts, cfg, BATCH_SIZE, keep)
+    return [(q, replies[str(n)]) for n, q in enumerate(questions)]

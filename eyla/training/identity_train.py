@@ -75,19 +75,22 @@ def train_identity(
     start, losses = _resume(checkpoint, model, optimizer, cfg, rng)
 
     began = time.perf_counter()
-    with _progress(show_progress) as progress:
-        task = progress.add_task("training identity", total=cfg.steps, completed=start)
-        for step in range(start, cfg.steps):
-            batch = _sample(rng, identity, neutral, cfg, base.tokenizer.pad_token_id or 0)
-            loss = _loss(model, batch, cfg.kl_weight)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            losses.append(loss.item())
-            progress.update(task, advance=1, description=f"training identity  loss {loss:.3f}")
-            if (step + 1) % cfg.checkpoint_every == 0 and step + 1 < cfg.steps:
-                _save_checkpoint(checkpoint, model, optimizer, cfg, step + 1, losses, rng)
-    model.save_subsystems(out_dir)
+    try:
+        with _progress(show_progress) as progress:
+            task = progress.add_task("training identity", total=cfg.steps, completed=start)
+            for step in range(start, cfg.steps):
+                batch = _sample(rng, identity, neutral, cfg, base.tokenizer.pad_token_id or 0)
+                loss = _loss(model, batch, cfg.kl_weight)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                losses.append(loss.item())
+                progress.update(task, advance=1, description=f"training identity  loss {loss:.3f}")
+                if (step + 1) % cfg.checkpoint_every == 0 and step + 1 < cfg.steps:
+                    _save_checkpoint(checkpoint, model, optimizer, cfg, step + 1, losses, rng)
+        model.save_subsystems(out_dir)
+    finally:
+        model.detach_all()
     (out_dir / "training.json").write_text(
         json.dumps({"config": cfg.model_dump(), "losses": losses}, indent=1)
     )
@@ -131,14 +134,20 @@ def _identity_rows(base: LoadedBase, spec: IdentitySpec, cfg: IdentityTrainConfi
 
 
 def _neutral_rows(base: LoadedBase, cfg: IdentityTrainConfig, work_dir: Path) -> list[Row]:
-    """Neutral prompts answered by the frozen base itself (greedy), cached per base."""
+    """Neutral prompts answered by the frozen base itself (greedy), cached per base and
+    prompt, so editing the prompt list only answers the new ones."""
     cache = work_dir / f"neutral-{base.fingerprint[:16]}-{cfg.neutral_reply_tokens}.json"
-    if cache.is_file():
-        replies = json.loads(cache.read_text())
-    else:
-        replies = _base_replies(base, NEUTRAL_PROMPTS, cfg.neutral_reply_tokens)
+    cached = json.loads(cache.read_text()) if cache.is_file() else {}
+    if not isinstance(cached, dict):  # the older layout: a bare list, prompts unknown
+        cached = {}
+    if missing := [p for p in NEUTRAL_PROMPTS if p not in cached]:
+        answered = _base_replies(base, missing, cfg.neutral_reply_tokens)
+        cached |= dict(zip(missing, answered, strict=True))
         work_dir.mkdir(parents=True, exist_ok=True)
-        cache.write_text(json.dumps(replies))
+        tmp = cache.with_suffix(".tmp")
+        tmp.write_text(json.dumps(cached))
+        tmp.replace(cache)
+    replies = [cached[p] for p in NEUTRAL_PROMPTS]
     return [
         (
             *encode_conversation(
