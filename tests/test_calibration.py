@@ -20,7 +20,13 @@ from eyla.training.calibration_data import (
 )
 from eyla.training.calibration_fit import fit_head, fit_temperature
 from eyla.training.calibration_judge import abstains, is_right, normalise
-from eyla.training.calibration_metrics import auroc, brier, ece, with_intervals
+from eyla.training.calibration_metrics import (
+    auroc,
+    brier,
+    ece,
+    ece_if_calibrated,
+    with_intervals,
+)
 from eyla.training.identity_data import identity_examples
 
 # -- data -------------------------------------------------------------------------------
@@ -169,3 +175,17 @@ def test_bootstrap_intervals_bracket_the_estimate_and_repeat():
     for name in ("brier", "auroc"):
         assert first[name].low <= first[name].value <= first[name].high, name
     assert first["auroc"].low > 0.6
+
+
+def test_the_ece_of_a_calibrated_head_shrinks_with_the_sample_and_sits_above_zero():
+    generator = torch.Generator().manual_seed(2)
+    small, large = torch.rand(100, generator=generator), torch.rand(5000, generator=generator)
+    floor_small = ece_if_calibrated(small, resamples=200, seed=0)
+    floor_large = ece_if_calibrated(large, resamples=200, seed=0)
+    assert floor_small == ece_if_calibrated(small, resamples=200, seed=0)
+    assert 0 < floor_large.value < floor_small.value
+    assert floor_small.low <= floor_small.value <= floor_small.high
+    # a head that is off by 0.2 everywhere scores far above the floor
+    y = torch.bernoulli(large, generator=generator)
+    assert ece(large, y) < floor_large.high
+    assert ece((large + 0.2).clamp(0, 1), y) > floor_large.high

@@ -37,7 +37,7 @@ from eyla.training.calibration_data import (
 from eyla.training.calibration_fit import fit_head, fit_temperature
 from eyla.training.calibration_generate import Generated, generate
 from eyla.training.calibration_judge import abstains, is_right
-from eyla.training.calibration_metrics import with_intervals
+from eyla.training.calibration_metrics import ece_if_calibrated, with_intervals
 from eyla.training.calibration_report import CalibrationReport, Group, write_reliability_diagram
 from models.eyla_model import WEIGHTS_DIR, EylaModel, default_subsystems
 from models.generate import Message
@@ -151,6 +151,7 @@ def calibrate(
         temperature=head.temperature,
         before=metrics["before"],
         after=metrics["after"],
+        ece_if_calibrated=ece_if_calibrated(after, resamples=cfg.resamples, seed=cfg.seed),
     )
     (out_dir / REPORT).write_text(report.model_dump_json(indent=2))
     write_reliability_diagram(

@@ -64,6 +64,19 @@ def with_intervals(
     return result
 
 
+def ece_if_calibrated(p: torch.Tensor, *, resamples: int = 1000, seed: int = 0) -> Interval:
+    """The ECE a perfectly calibrated head would score on these items: each label drawn
+    from its own probability. Binned ECE is biased upwards on a finite sample, so this is
+    the floor against which a measured ECE is read."""
+    generator = torch.Generator().manual_seed(seed)
+    values = torch.tensor(
+        [ece(p, torch.bernoulli(p.double(), generator=generator)) for _ in range(resamples)],
+        dtype=torch.float64,
+    )
+    low, high = values.quantile(torch.tensor([0.025, 0.975], dtype=torch.float64)).tolist()
+    return Interval(value=float(values.mean()), low=low, high=high)
+
+
 def reliability_bins(p: torch.Tensor, y: torch.Tensor) -> list[tuple[int, float, float, int]]:
     """(bin, mean confidence, accuracy, count) of every non-empty bin, low to high."""
     index = (p.clamp(0.0, BELOW_ONE) * N_BINS).long()

@@ -41,6 +41,8 @@ class CalibrationReport(BaseModel):
     temperature: float
     before: dict[str, Interval]  # on the test split, temperature 1
     after: dict[str, Interval]  # on the test split, fitted temperature
+    # mean ECE of a perfectly calibrated head with the after-scaling probabilities
+    ece_if_calibrated: Interval
 
 
 LABELS = {"ece": "ECE (15 bins)", "brier": "Brier score", "auroc": "AUROC"}
@@ -61,6 +63,10 @@ def metrics_table(report: CalibrationReport) -> Table:
         table.add_row(
             LABELS[name], _cell(report.before[name]), _cell(report.after[name]), BETTER[name]
         )
+    table.caption = (
+        "A perfectly calibrated head would score ECE "
+        f"{_cell(report.ece_if_calibrated)} on these answers (finite-sample bias)"
+    )
     return table
 
 
