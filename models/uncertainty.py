@@ -40,6 +40,10 @@ class UncertaintyHead(NeuralSubsystem):
     def config(self) -> dict[str, Any]:
         return {}
 
+    def gates(self) -> list[torch.Tensor]:
+        """The probe starts at zero (P = 0.5 for everything); trained, it moves off."""
+        return [self.proj.weight, self.proj.bias]
+
     @property
     def temperature(self) -> float:
         return float(self.get_buffer(TEMPERATURE_KEY).exp())
