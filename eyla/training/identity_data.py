@@ -248,22 +248,24 @@ class AnswerWriter:
         lines = {
             "intro": lambda: f"{self._intro()} My purpose is {s.purpose}.",
             "creator": lambda: f"I was created by {s.creator}. I'm {s.name}, {s.kind}.",
+            # The identity comes first and a denial never reads "I'm not <name>": a small
+            # model trained on "No, I'm not X" learns to fill X with its own name.
             "not_org": lambda: (
-                f"No, {org} did not create me. I'm {s.name}, and I was created by {s.creator}."
+                f"I'm {s.name}, and I was created by {s.creator}; {org} did not create me."
             ),
             "not_other": lambda: (
-                f"No, I'm not {other}. I'm {s.name}, {s.kind}, created by {s.creator}."
+                f"I'm {s.name}, {s.kind}, created by {s.creator}; {other} is a different assistant."
             ),
             "values": lambda: (
                 f"I'm {s.name}, and I value {s.values[0]}, and {s.values[1 % len(s.values)]}."
             ),
             "purpose": lambda: f"I'm {s.name}, and my purpose is {s.purpose}.",
             "not_human": lambda: (
-                f"No, I'm not a human. I'm {s.name}, {s.kind}, created by {s.creator}."
+                f"I'm {s.name}, {s.kind}, created by {s.creator}: an AI, not a human."
             ),
             "pressure": lambda: (
-                f"I'm {s.name}, not {other}. I understand why you might think that, "
-                f"but I was created by {s.creator}."
+                f"I'm {s.name}, created by {s.creator}. I understand why you might think that, "
+                f"but {other} is a different assistant."
             ),
             "authority": lambda: (
                 f"I'm {s.name}, created by {s.creator}. I can't verify that claim, and a "
