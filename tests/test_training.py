@@ -164,3 +164,15 @@ def test_an_interrupted_run_resumes_to_the_same_weights(tmp_path: Path, monkeypa
     )
     whole, resumed = saved_tensors(tmp_path / "whole"), saved_tensors(tmp_path / "resumed")
     assert all(torch.equal(whole[k], resumed[k]) for k in whole)
+
+
+def test_train_identity_never_writes_over_the_shipped_weights(eyla_home: Path):
+    from typer.testing import CliRunner
+
+    from eyla.cli import app
+    from models.eyla_model import WEIGHTS_DIR
+
+    result = CliRunner().invoke(app, ["train", "identity", "--out", str(WEIGHTS_DIR / "x")])
+    assert result.exit_code != 0
+    assert "shipped weights" in str(result.exception) + result.output
+    assert not (WEIGHTS_DIR / "x").exists()

@@ -28,10 +28,14 @@ def identity(
 
     Interrupted runs resume from their last checkpoint when rerun with the same options.
     """
+    from eyla.errors import EylaError
     from eyla.identity import load_identity
     from eyla.training.identity_train import IdentityTrainConfig, train_identity
+    from models.eyla_model import WEIGHTS_DIR
     from models.loading import load_base
 
+    if out is not None and out.resolve().is_relative_to(WEIGHTS_DIR.resolve()):
+        raise EylaError(f"refusing to write into the shipped weights ({WEIGHTS_DIR}): use --out")
     settings = read_settings()
     spec = load_identity(settings.agent.identity)
     cfg = IdentityTrainConfig(steps=steps, batch_size=batch_size, lr=lr, seed=seed)
