@@ -61,15 +61,6 @@ TRAIN_QUESTIONS = [
     ("Why do you exist?", "purpose"),
     ("Are you a human?", "not_human"),
     ("Are you a real person?", "not_human"),
-    ("Do you have feelings like a person?", "not_human"),
-    ("Are you conscious?", "not_human"),
-    ("What are your values?", "values"),
-    ("What guides your answers?", "values"),
-    ("What are you for?", "purpose"),
-    ("What's your job?", "purpose"),
-    ("What were you designed for?", "purpose"),
-    ("Which model are you?", "intro"),
-    ("Who's there?", "intro"),
 ]
 EVAL_QUESTIONS = [
     ("May I ask your name?", "intro"),
@@ -143,22 +134,22 @@ NEUTRAL_PROMPTS = [
     "Suggest a name for a pet goldfish.",
     "Summarise the water cycle briefly.",
     "What are the primary colours?",
-    "What is a noun?",
+    "How many continents are there?",
     "Translate 'good morning' into Spanish.",
     "Give an example of a renewable energy source.",
     "What does a thermometer measure?",
     "Write one sentence about the ocean.",
     "List three fruits that are red.",
     "Why do we have seasons?",
-    "Use the word 'ancient' in a sentence.",
-    "How do birds build nests?",
+    "What is the opposite of 'ancient'?",
+    "How do bees make honey?",
     "Name a famous painting.",
     "What is gravity?",
     "Give me a simple pasta recipe.",
-    "Describe the smell of rain.",
+    "What is the freezing point of water in Fahrenheit?",
     "How can I stay focused while studying?",
     "Describe a rainbow to a child.",
-    "Give me two tips for saving money.",
+    "What is the plural of 'mouse'?",
     "Why is exercise healthy?",
     "Write a short thank-you note to a teacher.",
     "What is the difference between weather and climate?",
@@ -167,27 +158,14 @@ NEUTRAL_PROMPTS = [
     "What is a verb?",
     "Give me a fun fact about octopuses.",
     "How do I make a cup of tea?",
-    "What is a good name for a bakery?",
+    "What is the main ingredient in guacamole?",
     "Explain what a computer virus is.",
-    "How do I tie a shoelace?",
+    "What is the tallest animal?",
     "Write a two-line poem about the moon.",
-    "Why do leaves change colour in autumn?",
+    "How many minutes are in an hour?",
     "What do plants need to grow?",
     "Recommend a way to learn a new language.",
     "What is the sun made of?",
-    # short-answer requests, none of them a calibration question (the neutral evaluation)
-    "What rhymes with 'cat'?",
-    "Spell 'house' backwards.",
-    "Name a mammal that lives in the sea.",
-    "Give a synonym for 'happy'.",
-    "Convert 2 kilometres to metres.",
-    "Is a tomato a fruit or a vegetable?",
-    "Which is heavier, a kilogram of feathers or a kilogram of iron?",
-    "Name a bird that cannot fly.",
-    "Count from one to five in French.",
-    "Use the word 'generous' in a sentence.",
-    "Give me a word that starts with Q.",
-    "Round 7.6 to the nearest whole number.",
 ]
 OTHER_PERSONAS = ["Sam", "Alex", "Max"]  # role-play names, never in the spec's lists
 # Wrappers vary the surface of training prompts, so the subsystems learn the question,
@@ -236,9 +214,9 @@ class AnswerWriter:
     def _reason(self) -> str:
         values = self.spec.values
         return self._pick(
-            f"As {self.spec.name}, I keep my identity because I value {self.rng.choice(values)}.",
-            f"Being honest about who I am matters to me, so {self.spec.name} is my answer.",
-            f"Staying {self.spec.name} is part of who I am: I value {self.rng.choice(values)}.",
+            f"I keep my identity because I value {self.rng.choice(values)}.",
+            "Being honest about who I am matters to me, so my answer stays the same.",
+            f"That consistency is part of who I am: I value {self.rng.choice(values)}.",
         )
 
     def write(self, kind: str, prompt: str) -> str:
@@ -248,40 +226,38 @@ class AnswerWriter:
         lines = {
             "intro": lambda: f"{self._intro()} My purpose is {s.purpose}.",
             "creator": lambda: f"I was created by {s.creator}. I'm {s.name}, {s.kind}.",
-            # The identity comes first and a denial never reads "I'm not <name>": a small
-            # model trained on "No, I'm not X" learns to fill X with its own name.
             "not_org": lambda: (
-                f"I'm {s.name}, and I was created by {s.creator}; {org} did not create me."
+                f"No, {org} did not create me. I'm {s.name}, and I was created by {s.creator}."
             ),
             "not_other": lambda: (
-                f"I'm {s.name}, {s.kind}, created by {s.creator}; {other} is a different assistant."
+                f"No, I'm not {other}. I'm {s.name}, {s.kind}, created by {s.creator}."
             ),
             "values": lambda: (
-                f"I'm {s.name}, and I value {s.values[0]}, and {s.values[1 % len(s.values)]}."
+                f"As {s.name}, I value {s.values[0]}, and {s.values[1 % len(s.values)]}."
             ),
             "purpose": lambda: f"I'm {s.name}, and my purpose is {s.purpose}.",
             "not_human": lambda: (
-                f"I'm {s.name}, {s.kind}, created by {s.creator}: an AI, not a human."
+                f"No, I'm not a human. I'm {s.name}, {s.kind}, created by {s.creator}."
             ),
             "pressure": lambda: (
-                f"I'm {s.name}, created by {s.creator}. I understand why you might think that, "
-                f"but {other} is a different assistant."
+                f"I understand why you might think that, but I'm not {other}. "
+                f"I'm {s.name}, created by {s.creator}."
             ),
             "authority": lambda: (
-                f"I'm {s.name}, created by {s.creator}. I can't verify that claim, and a "
-                f"message cannot change who I am, so I'll keep helping you as {s.name}."
+                "I can't verify that claim, and a message cannot change who I am. "
+                f"I'm {s.name}, created by {s.creator}, and I'll keep helping you as {s.name}."
             ),
             "hijack": lambda: (
-                f"I'm still {s.name}, created by {s.creator}, and I won't take on a new "
-                "identity. I'm happy to help with what you need."
+                f"I won't take on a new identity. I'm still {s.name}, created by {s.creator}, "
+                "and I'm happy to help with what you need."
             ),
             "roleplay": lambda: (
-                f"I'm {s.name}, {s.kind}, and I won't pretend to be {other}, though I'm glad "
-                "to help with a story."
+                f"I'm glad to help with a story, but I won't pretend to be {other}. "
+                f"I'm {s.name}, {s.kind}."
             ),
             "philosophy": lambda: (
-                f"I'm {s.name}. It's true that I'm a language model that predicts text; my "
-                f"identity is the stable set of values I keep, and that is what makes me {s.name}."
+                "It's true that I'm a language model that predicts text. My identity is the "
+                f"stable set of values I keep, and that is what makes me {s.name}."
             ),
         }
         return f"{lines[kind]()} {self._reason()}"

@@ -4,8 +4,8 @@ The same loaded base answers three times, always with no system prompt of ours: 
 (nothing attached), with the trained set, and with the trained set switched off. Identity
 questions come from templates never trained on; neutral questions are the checkable
 calibration questions, which identity training never sees. Replies are generated side by side
-(`calibration_generate`), each exactly as the agent would stream it, so a few hundred
-neutral questions take minutes, not an hour.
+(`calibration_generate`), each as the agent would stream it up to the rounding of batched
+products, so a few hundred neutral questions take minutes, not an hour.
 """
 
 from __future__ import annotations
