@@ -18,8 +18,7 @@ def embedded_eyla(embedded_base) -> EylaModel:
     model = EylaModel(embedded_base)
     attach_default_set(model)
     yield model
-    for subsystem in list(model.subsystems):
-        model.subsystems.remove(subsystem.name)
+    model.detach_all()
 
 
 @pytest.fixture(scope="module")

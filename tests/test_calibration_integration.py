@@ -30,8 +30,7 @@ def embedded_eyla(embedded_base) -> EylaModel:
     model = EylaModel(embedded_base)
     attach_default_set(model)
     yield model
-    for subsystem in list(model.subsystems):
-        model.subsystems.remove(subsystem.name)
+    model.detach_all()
 
 
 def test_batched_answers_and_states_are_what_the_agent_streams(embedded_eyla):

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import torch
 from pydantic import BaseModel, Field
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from eyla.config import DecodingConfig, Settings
 from eyla.errors import EylaError
@@ -39,6 +38,7 @@ from eyla.training.calibration_generate import Generated, generate
 from eyla.training.calibration_judge import abstains, is_right
 from eyla.training.calibration_metrics import ece_if_calibrated, with_intervals
 from eyla.training.calibration_report import CalibrationReport, Group, write_reliability_diagram
+from eyla.training.identity_train import progress_bar
 from models.eyla_model import WEIGHTS_DIR, EylaModel, default_subsystems
 from models.generate import Message
 from models.loading import load_base
@@ -188,7 +188,7 @@ def _answer_all(
     answers = read_answers(cache_path)
     todo = {key: ids for key, ids in prompts.items() if key not in answers}
     began = time.perf_counter()
-    with _progress(show_progress) as progress:
+    with progress_bar(show_progress) as progress:
         task = progress.add_task("answering", total=len(prompts), completed=len(answers))
 
         def keep(done: Generated) -> None:
@@ -256,13 +256,3 @@ def _write_labelled(
     ]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-
-
-def _progress(show: bool) -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
-        TimeRemainingColumn(),
-        disable=not show,
-    )

@@ -76,7 +76,7 @@ def train_identity(
 
     began = time.perf_counter()
     try:
-        with _progress(show_progress) as progress:
+        with progress_bar(show_progress) as progress:
             task = progress.add_task("training identity", total=cfg.steps, completed=start)
             for step in range(start, cfg.steps):
                 batch = _sample(rng, identity, neutral, cfg, base.tokenizer.pad_token_id or 0)
@@ -245,7 +245,8 @@ def _resume(
     return state["step"], state["losses"]
 
 
-def _progress(show: bool) -> Progress:
+def progress_bar(show: bool) -> Progress:
+    """The training commands' bar: description, bar, count, time left."""
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
