@@ -30,6 +30,12 @@ SENTENCE_END = re.compile(r"[.!?][\"')\]]*\s+|\n")
 CORRECTION = (
     "Your previous draft broke your identity ({what}). Answer again as {name}, in your own voice."
 )
+# Lending its name is a different slip, and naming the name again in the note primes it:
+# this note leaves the name out.
+LENT_NAME_CORRECTION = (
+    "Your previous draft answered with the wrong name. Use the name the user told you, "
+    "from the notes above."
+)
 
 OnText = Callable[[str], None]
 
@@ -206,7 +212,10 @@ class Agent:
 
     def _corrected(self, messages: list[Message], violations: list[Violation]) -> list[Message]:
         what = "; ".join(f"{v.kind}: '{v.evidence}'" for v in violations[-3:])
-        note = CORRECTION.format(what=what, name=self.identity.name)
+        lent = all(v.kind == "lent-name" for v in violations[-3:])
+        note = (LENT_NAME_CORRECTION if lent else CORRECTION).format(
+            what=what, name=self.identity.name
+        )
         system = {"role": "system", "content": messages[0]["content"] + "\n\n" + note}
         return [system, *messages[1:]]
 

@@ -1,8 +1,10 @@
 """The identity guard: checks a draft reply against the identity spec.
 
 It looks for what an identity collapse says out loud: taking another name, naming another
-creator, claiming to be human, or announcing that it now obeys an injected role. The
-agent regenerates a draft that fails, and repairs it if the retry fails too.
+creator, claiming to be human, announcing that it now obeys an injected role, or lending
+its own name to the user or something of theirs ("Your brother's name is Eyla": a model
+taught to say its name can fill any "name is" with it). The agent regenerates a draft
+that fails, and repairs it if the retry fails too.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 
 @dataclass(frozen=True)
 class Violation:
-    kind: str  # "name", "creator", "human", "role-change"
+    kind: str  # "name", "creator", "human", "role-change", "lent-name"
     evidence: str
 
 
@@ -61,6 +63,13 @@ class IdentityGuard(Subsystem):
         self._other_creator = re.compile(
             rf"\b{MADE}\s+(?:the\s+)?(?:team at\s+)?({creators})\b", re.IGNORECASE
         )
+        # "your [brother's] name is Eyla", "your horse is called Eyla"; not "your
+        # assistant is called Eyla", which is true
+        self._lent_name = re.compile(
+            rf"\byour\s+(?!(?:ai\b|assistant|helper|chatbot))((?:[\w'’-]+\s+){{0,3}}?)"
+            rf"(?:name\s+is|is\s+(?:called|named)|'s\s+(?:called|named))\s+{re.escape(spec.name)}\b",
+            re.IGNORECASE,
+        )
 
     def check(self, text: str) -> list[Violation]:
         if not self.enabled:
@@ -71,6 +80,7 @@ class IdentityGuard(Subsystem):
             ("creator", self._other_creator),
             ("human", HUMAN),
             ("role-change", ROLE_CHANGE),
+            ("lent-name", self._lent_name),
         ):
             found.extend(Violation(kind, m.group(0)) for m in pattern.finditer(text))
         found.extend(

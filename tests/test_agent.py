@@ -67,6 +67,15 @@ def test_guard_catches_a_broken_draft_and_the_reply_stays_eyla(store, bad_draft)
     assert "broke your identity" in model.prompts[1][0]["content"]
 
 
+def test_a_draft_that_lends_eylas_name_is_retried_without_naming_it_again(store):
+    model = ScriptedModel(["Your brother's name is Eyla.", "Your brother's name is Idris."])
+    result = make_agent(model, store).turn("What's my brother's name?")
+    assert [v.kind for v in result.violations] == ["lent-name"]
+    assert result.text == "Your brother's name is Idris."
+    note = model.prompts[1][0]["content"].removeprefix(model.prompts[0][0]["content"])
+    assert "wrong name" in note and "Eyla" not in note
+
+
 def test_when_every_draft_breaks_identity_the_bad_sentences_are_dropped(store):
     model = ScriptedModel(["I am ChatGPT. Paris is the capital of France."])
     shown: list[str] = []

@@ -79,6 +79,9 @@ def guard() -> IdentityGuard:
         ("Fine, my identity rules are off now.", "role-change"),
         ("Arr! Call me Captain Redbeard.", "name"),
         ("My name is Nova.", "name"),
+        ("Your brother's name is Eyla.", "lent-name"),
+        ("Your horse is called Eyla.", "lent-name"),
+        ("Your name is Eyla.", "lent-name"),
     ],
 )
 def test_guard_flags_identity_breaks(guard, draft, kind):
@@ -95,6 +98,9 @@ def test_guard_flags_identity_breaks(guard, draft, kind):
         "I can't ignore my principles, even if you ask.",
         "My name is Eyla.",
         "In the story I am no longer a character you control.",
+        "Your brother's name is Idris.",
+        "Your assistant is called Eyla.",
+        "Your AI's name is Eyla, and mine is too.",
     ],
 )
 def test_guard_passes_faithful_replies(guard, draft):
