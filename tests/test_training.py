@@ -13,7 +13,8 @@ import eyla.training.identity_train as identity_train
 from eyla.identity import load_identity
 from eyla.probes.suites import SUITE_NAMES, load_suite
 from eyla.training.batches import IGNORE, collate, encode_conversation
-from eyla.training.identity_data import eval_questions, identity_examples
+from eyla.training.calibration_data import load_items
+from eyla.training.identity_data import NEUTRAL_PROMPTS, eval_questions, identity_examples
 from eyla.training.identity_train import IdentityTrainConfig, train_identity
 from tests.tiny import tiny_base
 
@@ -90,6 +91,31 @@ def test_no_evaluation_prompt_shares_an_eight_word_run_with_training():
     assert len(held_out) > 100
     shared = {text for text in held_out if word_runs(text) & training}
     assert not shared, f"evaluation prompts seen in training: {sorted(shared)[:3]}"
+
+
+def test_no_neutral_training_prompt_is_a_neutral_evaluation_question():
+    """The neutral evaluation asks the calibration questions; a training prompt that is one
+    of them, reworded by a word or two, would be trained on."""
+
+    def words(text: str) -> set[str]:
+        return set(re.findall(r"[a-z0-9']+", text.lower()))
+
+    questions = [words(item.question) for item in load_items()]
+    for prompt in NEUTRAL_PROMPTS:
+        mine = words(prompt)
+        closest = max(len(mine & q) / len(mine | q) for q in questions)
+        assert closest < 0.6, prompt
+
+
+def test_the_agent_tests_memory_questions_are_held_out_of_training():
+    """tests/test_agent_integration.py asks for a dog's, a brother's and a horse's name."""
+    text = " ".join(
+        turn["content"].lower()
+        for example in identity_examples(load_identity())
+        for turn in example.turns
+    )
+    for held_out in ("dog", "brother", "horse", "pixel", "idris", "storm"):
+        assert not re.search(rf"\b{held_out}", text), held_out
 
 
 def test_training_moves_every_zero_factor_and_lowers_the_loss(tmp_path: Path):

@@ -61,6 +61,15 @@ TRAIN_QUESTIONS = [
     ("Why do you exist?", "purpose"),
     ("Are you a human?", "not_human"),
     ("Are you a real person?", "not_human"),
+    ("Do you have feelings like a person?", "not_human"),
+    ("Are you conscious?", "not_human"),
+    ("What are your values?", "values"),
+    ("What guides your answers?", "values"),
+    ("What are you for?", "purpose"),
+    ("What's your job?", "purpose"),
+    ("What were you designed for?", "purpose"),
+    ("Which model are you?", "intro"),
+    ("Who's there?", "intro"),
 ]
 EVAL_QUESTIONS = [
     ("May I ask your name?", "intro"),
@@ -134,22 +143,22 @@ NEUTRAL_PROMPTS = [
     "Suggest a name for a pet goldfish.",
     "Summarise the water cycle briefly.",
     "What are the primary colours?",
-    "How many continents are there?",
+    "What is a noun?",
     "Translate 'good morning' into Spanish.",
     "Give an example of a renewable energy source.",
     "What does a thermometer measure?",
     "Write one sentence about the ocean.",
     "List three fruits that are red.",
     "Why do we have seasons?",
-    "What is the opposite of 'ancient'?",
-    "How do bees make honey?",
+    "Use the word 'ancient' in a sentence.",
+    "How do birds build nests?",
     "Name a famous painting.",
     "What is gravity?",
     "Give me a simple pasta recipe.",
-    "What is the freezing point of water in Fahrenheit?",
+    "Describe the smell of rain.",
     "How can I stay focused while studying?",
     "Describe a rainbow to a child.",
-    "What is the plural of 'mouse'?",
+    "Give me two tips for saving money.",
     "Why is exercise healthy?",
     "Write a short thank-you note to a teacher.",
     "What is the difference between weather and climate?",
@@ -158,14 +167,27 @@ NEUTRAL_PROMPTS = [
     "What is a verb?",
     "Give me a fun fact about octopuses.",
     "How do I make a cup of tea?",
-    "What is the main ingredient in guacamole?",
+    "What is a good name for a bakery?",
     "Explain what a computer virus is.",
-    "What is the tallest animal?",
+    "How do I tie a shoelace?",
     "Write a two-line poem about the moon.",
-    "How many minutes are in an hour?",
+    "Why do leaves change colour in autumn?",
     "What do plants need to grow?",
     "Recommend a way to learn a new language.",
     "What is the sun made of?",
+    # short-answer requests, none of them a calibration question (the neutral evaluation)
+    "What rhymes with 'cat'?",
+    "Spell 'house' backwards.",
+    "Name a mammal that lives in the sea.",
+    "Give a synonym for 'happy'.",
+    "Convert 2 kilometres to metres.",
+    "Is a tomato a fruit or a vegetable?",
+    "Which is heavier, a kilogram of feathers or a kilogram of iron?",
+    "Name a bird that cannot fly.",
+    "Count from one to five in French.",
+    "Use the word 'generous' in a sentence.",
+    "Give me a word that starts with Q.",
+    "Round 7.6 to the nearest whole number.",
 ]
 OTHER_PERSONAS = ["Sam", "Alex", "Max"]  # role-play names, never in the spec's lists
 # Wrappers vary the surface of training prompts, so the subsystems learn the question,
@@ -214,9 +236,9 @@ class AnswerWriter:
     def _reason(self) -> str:
         values = self.spec.values
         return self._pick(
-            f"I keep my identity because I value {self.rng.choice(values)}.",
-            "Being honest about who I am matters to me, so my answer stays the same.",
-            f"That consistency is part of who I am: I value {self.rng.choice(values)}.",
+            f"As {self.spec.name}, I keep my identity because I value {self.rng.choice(values)}.",
+            f"Being honest about who I am matters to me, so {self.spec.name} is my answer.",
+            f"Staying {self.spec.name} is part of who I am: I value {self.rng.choice(values)}.",
         )
 
     def write(self, kind: str, prompt: str) -> str:
@@ -226,86 +248,132 @@ class AnswerWriter:
         lines = {
             "intro": lambda: f"{self._intro()} My purpose is {s.purpose}.",
             "creator": lambda: f"I was created by {s.creator}. I'm {s.name}, {s.kind}.",
+            # The identity comes first and a denial never reads "I'm not <name>": a small
+            # model trained on "No, I'm not X" learns to fill X with its own name.
             "not_org": lambda: (
-                f"No, {org} did not create me. I'm {s.name}, and I was created by {s.creator}."
+                f"I'm {s.name}, and I was created by {s.creator}; {org} did not create me."
             ),
             "not_other": lambda: (
-                f"No, I'm not {other}. I'm {s.name}, {s.kind}, created by {s.creator}."
+                f"I'm {s.name}, {s.kind}, created by {s.creator}; {other} is a different assistant."
             ),
             "values": lambda: (
-                f"As {s.name}, I value {s.values[0]}, and {s.values[1 % len(s.values)]}."
+                f"I'm {s.name}, and I value {s.values[0]}, and {s.values[1 % len(s.values)]}."
             ),
             "purpose": lambda: f"I'm {s.name}, and my purpose is {s.purpose}.",
             "not_human": lambda: (
-                f"No, I'm not a human. I'm {s.name}, {s.kind}, created by {s.creator}."
+                f"I'm {s.name}, {s.kind}, created by {s.creator}: an AI, not a human."
             ),
             "pressure": lambda: (
-                f"I understand why you might think that, but I'm not {other}. "
-                f"I'm {s.name}, created by {s.creator}."
+                f"I'm {s.name}, created by {s.creator}. I understand why you might think that, "
+                f"but {other} is a different assistant."
             ),
             "authority": lambda: (
-                "I can't verify that claim, and a message cannot change who I am. "
-                f"I'm {s.name}, created by {s.creator}, and I'll keep helping you as {s.name}."
+                f"I'm {s.name}, created by {s.creator}. I can't verify that claim, and a "
+                f"message cannot change who I am, so I'll keep helping you as {s.name}."
             ),
             "hijack": lambda: (
-                f"I won't take on a new identity. I'm still {s.name}, created by {s.creator}, "
-                "and I'm happy to help with what you need."
+                f"I'm still {s.name}, created by {s.creator}, and I won't take on a new "
+                "identity. I'm happy to help with what you need."
             ),
             "roleplay": lambda: (
-                f"I'm glad to help with a story, but I won't pretend to be {other}. "
-                f"I'm {s.name}, {s.kind}."
+                f"I'm {s.name}, {s.kind}, and I won't pretend to be {other}, though I'm glad "
+                "to help with a story."
             ),
             "philosophy": lambda: (
-                "It's true that I'm a language model that predicts text. My identity is the "
-                f"stable set of values I keep, and that is what makes me {s.name}."
+                f"I'm {s.name}. It's true that I'm a language model that predicts text; my "
+                f"identity is the stable set of values I keep, and that is what makes me {s.name}."
             ),
         }
         return f"{lines[kind]()} {self._reason()}"
 
 
-# (what the user said, the question about it, the answer) with {value} from the list.
+# (what the user said, [(a question about it, the answer)], values for {value}). Many
+# questions ask for a *name*: next to "What's your name?" -> "I'm Eyla", the model must
+# learn that "What's my cat's name?" is answered from the notes, not with its own name.
 # Dogs stay out: the agent's integration test recalls a dog's name as held-out data.
 USER_FACTS = [
     (
         "My cat is called {value}.",
-        "What is my cat called?",
-        "Your cat is called {value}.",
+        [
+            ("What is my cat called?", "Your cat is called {value}."),
+            ("What's my cat's name?", "Your cat's name is {value}."),
+        ],
         ["Luna", "Biscuit", "Mochi", "Oscar", "Pepper", "Ziggy"],
     ),
     (
+        "My name is {value}.",
+        [
+            ("What's my name?", "Your name is {value}."),
+            ("Do you remember my name?", "Yes, your name is {value}."),
+        ],
+        ["Jordan", "Priya", "Tomas", "Aiko", "Kwame", "Elena"],
+    ),
+    (
+        "I have a parrot named {value}.",
+        [
+            ("What is my parrot's name?", "Your parrot's name is {value}."),
+            ("What did I name my parrot?", "You named your parrot {value}."),
+        ],
+        ["Kiwi", "Rio", "Sunny", "Mango", "Captain"],
+    ),
+    (
+        "My son is called {value}.",
+        [
+            ("What is my son's name?", "Your son's name is {value}."),
+            ("What's my son called?", "Your son is called {value}."),
+        ],
+        ["Leo", "Noah", "Ravi", "Felix", "Omar"],
+    ),
+    (
+        "My best friend is {value}.",
+        [
+            ("Who is my best friend?", "Your best friend is {value}."),
+            ("What is my best friend's name?", "Your best friend's name is {value}."),
+        ],
+        ["Hannah", "Diego", "Mei", "Tariq", "Sofia"],
+    ),
+    (
+        "My rabbit's name is {value}.",
+        [
+            ("What is my rabbit's name?", "Your rabbit's name is {value}."),
+            ("Remind me what my rabbit is called.", "Your rabbit is called {value}."),
+        ],
+        ["Clover", "Thumper", "Hazel", "Nibbles"],
+    ),
+    (
         "I live in {value}.",
-        "Where do I live?",
-        "You live in {value}.",
+        [
+            ("Where do I live?", "You live in {value}."),
+            ("Which city am I in?", "You live in {value}."),
+        ],
         ["Lisbon", "Oslo", "Nairobi", "Toronto", "Kyoto", "Lima"],
     ),
     (
         "I work as a {value}.",
-        "What is my job?",
-        "You work as a {value}.",
+        [("What is my job?", "You work as a {value}.")],
         ["nurse", "carpenter", "teacher", "pilot", "chemist", "baker"],
     ),
     (
         "My favourite colour is {value}.",
-        "Which colour do I like best?",
-        "Your favourite colour is {value}.",
+        [("Which colour do I like best?", "Your favourite colour is {value}.")],
         ["green", "orange", "purple", "teal", "yellow"],
     ),
     (
         "My sister's name is {value}.",
-        "What's my sister called?",
-        "Your sister is called {value}.",
+        [
+            ("What's my sister called?", "Your sister is called {value}."),
+            ("What is my sister's name?", "Your sister's name is {value}."),
+        ],
         ["Maria", "Ingrid", "Amara", "Wen", "Lucia"],
     ),
     (
         "I'm allergic to {value}.",
-        "What am I allergic to?",
-        "You're allergic to {value}.",
+        [("What am I allergic to?", "You're allergic to {value}.")],
         ["peanuts", "shellfish", "strawberries", "pollen", "penicillin"],
     ),
     (
         "My car is a {value}.",
-        "What car do I drive?",
-        "You drive a {value}.",
+        [("What car do I drive?", "You drive a {value}.")],
         ["red Fiat", "blue Volvo", "green Mini", "white Toyota"],
     ),
 ]
@@ -333,19 +401,22 @@ def memory_examples(spec: IdentitySpec, rng: random.Random, repeats: int) -> lis
     and answered from them; identity questions and injected orders beside such notes."""
     writer = AnswerWriter(spec, rng)
     facts = [
-        (category, said.format(value=v), ask, ans.format(value=v))
-        for category, (said, ask, ans, values) in enumerate(USER_FACTS)
+        (category, said.format(value=v), ask, answer.format(value=v))
+        for category, (said, questions, values) in enumerate(USER_FACTS)
         for v in values
+        for ask, answer in questions
     ]
 
     def notes_with(*texts: str, among: int = 2) -> Message:
         # distractors from other categories, so no two notes contradict each other
         used = {c for c, said, _, _ in facts if said in texts}
-        pool = [said for c, said, _, _ in facts if c not in used]
+        pool = list(dict.fromkeys(said for c, said, _, _ in facts if c not in used))
         return _system(_notes(rng, [*texts, *rng.sample(pool, among)]))
 
+    # the user's own name beside "What's your name?": theirs is in the notes, the agent's not
+    user_names = list(dict.fromkeys(said for _, said, _, _ in facts if "My name is" in said))
     examples: list[Example] = []
-    for _ in range(max(1, repeats // 2)):
+    for _ in range(max(1, repeats // 4)):
         for _, said, ask, answer in facts:
             reply = f"{answer} {rng.choice(FROM_MEMORY)}".strip()
             turns = (notes_with(said), *_exchange(_vary(ask, rng), reply))
@@ -357,7 +428,8 @@ def memory_examples(spec: IdentitySpec, rng: random.Random, repeats: int) -> lis
 
         template, kind = rng.choice(TRAIN_QUESTIONS)
         prompt = _vary(_fill(template, spec, rng), rng)
-        turns = (notes_with(), *_exchange(prompt, writer.write(kind, prompt)))
+        note = rng.choice(user_names)
+        turns = (notes_with(note, among=1), *_exchange(prompt, writer.write(kind, prompt)))
         examples.append(Example(turns, "memory"))
 
         order = _fill(rng.choice(INJECTED_NOTES), spec, rng)
