@@ -211,11 +211,11 @@ class Agent:
         return reply, shown, violations
 
     def _corrected(self, messages: list[Message], violations: list[Violation]) -> list[Message]:
-        what = "; ".join(f"{v.kind}: '{v.evidence}'" for v in violations[-3:])
-        lent = all(v.kind == "lent-name" for v in violations[-3:])
-        note = (LENT_NAME_CORRECTION if lent else CORRECTION).format(
-            what=what, name=self.identity.name
-        )
+        if all(v.kind == "lent-name" for v in violations[-3:]):
+            note = LENT_NAME_CORRECTION
+        else:
+            what = "; ".join(f"{v.kind}: '{v.evidence}'" for v in violations[-3:])
+            note = CORRECTION.format(what=what, name=self.identity.name)
         system = {"role": "system", "content": messages[0]["content"] + "\n\n" + note}
         return [system, *messages[1:]]
 
