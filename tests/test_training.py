@@ -10,12 +10,14 @@ import torch
 from safetensors.torch import load_file
 
 import eyla.training.identity_train as identity_train
+from eyla.errors import EylaError
 from eyla.identity import load_identity
 from eyla.probes.suites import SUITE_NAMES, load_suite
 from eyla.training.batches import IGNORE, collate, encode_conversation
 from eyla.training.calibration_data import load_items
 from eyla.training.identity_data import NEUTRAL_PROMPTS, eval_questions, identity_examples
-from eyla.training.identity_train import IdentityTrainConfig, train_identity
+from eyla.training.identity_train import IdentityTrainConfig, identity_loss, train_identity
+from models.eyla_model import EylaModel, default_subsystems
 from tests.tiny import tiny_base
 
 SMALL = IdentityTrainConfig(steps=4, batch_size=4, checkpoint_every=2, neutral_reply_tokens=6)
@@ -118,6 +120,41 @@ def test_the_agent_tests_memory_questions_are_held_out_of_training():
         assert not re.search(rf"\b{held_out}", text), held_out
 
 
+def test_answer_only_logits_give_the_loss_of_full_logits():
+    from benchmarks.training import full_logits_loss
+
+    base = tiny_base()
+    model = EylaModel(base)
+    for subsystem in default_subsystems(base):
+        model.add(subsystem)
+        with torch.no_grad():
+            for gate in subsystem.gates():
+                gate.fill_(0.5)  # as if trained: the model and the KL teacher differ
+    spec = load_identity()
+    conversations = [example.turns for example in identity_examples(spec)[:3]]
+    conversations.append(
+        [{"role": "user", "content": "Name a colour."}, {"role": "assistant", "content": "Red."}]
+    )
+    rows = [
+        (*encode_conversation(base.tokenizer, turns, 120), i == 3)
+        for i, turns in enumerate(conversations)
+    ]
+    batch = collate(rows, pad_id=0)
+    ours, plain = identity_loss(model, batch, 1.0), full_logits_loss(model, batch, 1.0)
+    assert torch.allclose(ours, plain, atol=1e-5)
+    ce_only = identity_loss(model, batch, 0.0)
+    assert plain - ce_only > 1e-3, "the KL term is part of what is compared"
+
+
+def test_a_batch_larger_than_the_data_is_a_clear_error(tmp_path: Path):
+    cfg = SMALL.model_copy(update={"batch_size": 500})
+    with pytest.raises(EylaError, match="batch size 500 needs"):
+        train_identity(
+            tiny_base(), load_identity(), cfg, tmp_path / "out", tmp_path / "w", show_progress=False
+        )
+    assert not (tmp_path / "out").exists()
+
+
 def test_training_moves_every_zero_factor_and_lowers_the_loss(tmp_path: Path):
     cfg = SMALL.model_copy(update={"steps": 12, "lr": 1e-2})
     report = train_identity(
@@ -155,7 +192,7 @@ def test_an_interrupted_run_resumes_to_the_same_weights(tmp_path: Path, monkeypa
         tiny_base(), spec, SMALL, tmp_path / "whole", tmp_path / "w1", show_progress=False
     )
 
-    real_loss, calls = identity_train._loss, []
+    real_loss, calls = identity_train.identity_loss, []
 
     def dies_at_step_three(*args):
         calls.append(1)
@@ -163,13 +200,13 @@ def test_an_interrupted_run_resumes_to_the_same_weights(tmp_path: Path, monkeypa
             raise KeyboardInterrupt
         return real_loss(*args)
 
-    monkeypatch.setattr(identity_train, "_loss", dies_at_step_three)
+    monkeypatch.setattr(identity_train, "identity_loss", dies_at_step_three)
     with pytest.raises(KeyboardInterrupt):
         train_identity(
             tiny_base(), spec, SMALL, tmp_path / "resumed", tmp_path / "w2", show_progress=False
         )
     assert (tmp_path / "w2" / "checkpoint.pt").is_file()
-    monkeypatch.setattr(identity_train, "_loss", real_loss)
+    monkeypatch.setattr(identity_train, "identity_loss", real_loss)
     train_identity(
         tiny_base(), spec, SMALL, tmp_path / "resumed", tmp_path / "w2", show_progress=False
     )

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from pydantic import BaseModel, Field
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
+from eyla.errors import EylaError
 from eyla.identity import IdentitySpec
 from eyla.training.batches import IGNORE, Batch, collate, encode_conversation
 from eyla.training.identity_data import NEUTRAL_PROMPTS, identity_examples
@@ -27,7 +28,7 @@ from models.loading import BaseModel as LoadedBase
 
 
 class IdentityTrainConfig(BaseModel):
-    steps: int = Field(150, ge=1)
+    steps: int = Field(120, ge=1)
     batch_size: int = Field(8, ge=1)
     lr: float = Field(2e-3, gt=0)
     weight_decay: float = Field(0.0, ge=0)
@@ -65,22 +66,22 @@ def train_identity(
     model = EylaModel(base)
     for subsystem in default_subsystems(base, seed=cfg.seed):
         model.add(subsystem)
-    rows = _identity_rows(base, spec, cfg) + _neutral_rows(base, cfg, work_dir)
-    identity = [r for r in rows if not r[2]]
-    neutral = [r for r in rows if r[2]]
+    identity, neutral = training_rows(base, spec, cfg, work_dir)
+    _check_batch_size(cfg, identity, neutral)
     params = model.param_groups(cfg.lr, cfg.weight_decay)
     optimizer = torch.optim.AdamW(params)
     checkpoint = work_dir / "checkpoint.pt"
     rng = random.Random(cfg.seed)
     start, losses = _resume(checkpoint, model, optimizer, cfg, rng)
+    pad_id = base.tokenizer.pad_token_id or 0
 
     began = time.perf_counter()
     try:
         with progress_bar(show_progress) as progress:
             task = progress.add_task("training identity", total=cfg.steps, completed=start)
             for step in range(start, cfg.steps):
-                batch = _sample(rng, identity, neutral, cfg, base.tokenizer.pad_token_id or 0)
-                loss = _loss(model, batch, cfg.kl_weight)
+                batch = sample_batch(rng, identity, neutral, cfg, pad_id)
+                loss = identity_loss(model, batch, cfg.kl_weight)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
@@ -98,32 +99,73 @@ def train_identity(
     return TrainReport(cfg.steps, time.perf_counter() - began, losses[0], losses[-1], out_dir)
 
 
-def _loss(model: EylaModel, batch: Batch, kl_weight: float) -> torch.Tensor:
-    logits = model(batch.input_ids, attention_mask=batch.attention_mask).logits.float()
+def identity_loss(model: EylaModel, batch: Batch, kl_weight: float) -> torch.Tensor:
+    """Cross-entropy on the answer tokens + `kl_weight` x KL(base || model) on the neutral
+    rows' answer tokens."""
     mask = batch.labels != IGNORE
-    ce = F.cross_entropy(logits[mask], batch.labels[mask])
+    logits = _answer_logits(model, batch.input_ids, batch.attention_mask, mask)
+    ce = F.cross_entropy(logits, batch.labels[mask])
     if kl_weight == 0 or not batch.neutral.any():
         return ce
     rows = batch.neutral
     with torch.no_grad(), model.off():
-        teacher = model(batch.input_ids[rows], attention_mask=batch.attention_mask[rows]).logits
-    neutral_mask = mask[rows]
-    student = F.log_softmax(logits[rows][neutral_mask], dim=-1)
-    target = F.log_softmax(teacher.float()[neutral_mask], dim=-1)
+        teacher = _answer_logits(
+            model, batch.input_ids[rows], batch.attention_mask[rows], mask[rows]
+        )
+    on_neutral_rows = rows[:, None].expand_as(mask)[mask]
+    student = F.log_softmax(logits[on_neutral_rows], dim=-1)
+    target = F.log_softmax(teacher, dim=-1)
     kl = F.kl_div(student, target, log_target=True, reduction="batchmean")
     return ce + kl_weight * kl
 
 
-def _sample(
+def _answer_logits(
+    model: EylaModel, input_ids: torch.Tensor, attention_mask: torch.Tensor, mask: torch.Tensor
+) -> torch.Tensor:
+    """Logits at the `mask` positions only, [n, vocab]. The vocabulary projection is the
+    largest layer of a small model, and most positions are prompt or padding."""
+    decoder = model.base.model.get_decoder()
+    hidden = decoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+    return model.base.model.get_output_embeddings()(hidden[mask]).float()
+
+
+def _shares(cfg: IdentityTrainConfig, has_neutral: bool) -> tuple[int, int]:
+    """Identity and neutral rows per batch."""
+    n_neutral = round(cfg.batch_size * cfg.neutral_share) if has_neutral else 0
+    return cfg.batch_size - n_neutral, n_neutral
+
+
+def _check_batch_size(cfg: IdentityTrainConfig, identity: list[Row], neutral: list[Row]) -> None:
+    """A batch draws its rows without replacement, so they must exist."""
+    for kind, per_batch, rows in zip(
+        ("identity", "neutral"), _shares(cfg, bool(neutral)), (identity, neutral), strict=True
+    ):
+        if per_batch > len(rows):
+            raise EylaError(
+                f"batch size {cfg.batch_size} needs {per_batch} {kind} examples; "
+                f"there are {len(rows)}"
+            )
+
+
+def sample_batch(
     rng: random.Random,
     identity: list[Row],
     neutral: list[Row],
     cfg: IdentityTrainConfig,
     pad_id: int,
 ) -> Batch:
-    n_neutral = round(cfg.batch_size * cfg.neutral_share) if neutral else 0
-    rows = rng.sample(identity, cfg.batch_size - n_neutral) + rng.sample(neutral, n_neutral)
+    """One step's batch: identity rows and the neutral share, each drawn without
+    replacement."""
+    n_identity, n_neutral = _shares(cfg, bool(neutral))
+    rows = rng.sample(identity, n_identity) + rng.sample(neutral, n_neutral)
     return collate(rows, pad_id)
+
+
+def training_rows(
+    base: LoadedBase, spec: IdentitySpec, cfg: IdentityTrainConfig, work_dir: Path
+) -> tuple[list[Row], list[Row]]:
+    """The identity rows and the neutral rows (answered by the base, cached in `work_dir`)."""
+    return _identity_rows(base, spec, cfg), _neutral_rows(base, cfg, work_dir)
 
 
 def _identity_rows(base: LoadedBase, spec: IdentitySpec, cfg: IdentityTrainConfig) -> list[Row]:
