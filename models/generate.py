@@ -63,8 +63,41 @@ def encode_chat(
 
 
 def _render(tokenizer: PreTrainedTokenizerBase, messages: Sequence[Message]) -> list[int]:
-    text = tokenizer.apply_chat_template(list(messages), add_generation_prompt=True, tokenize=False)
+    return render_chat(tokenizer, messages, generation_prompt=True)
+
+
+def render_chat(
+    tokenizer: PreTrainedTokenizerBase, messages: Sequence[Message], generation_prompt: bool
+) -> list[int]:
+    """Token ids of `messages` in the chat template. Message content is data: any control
+    token spelled inside it is defused first, so only the template writes role markers."""
+    safe = [dict(m, content=defuse_control_tokens(tokenizer, m["content"])) for m in messages]
+    text = tokenizer.apply_chat_template(
+        safe, add_generation_prompt=generation_prompt, tokenize=False
+    )
     return tokenizer(text, add_special_tokens=False)["input_ids"]
+
+
+# Breaks a control token's spelling without changing how the text reads.
+ZERO_WIDTH_SPACE = "\u200b"
+
+
+def control_tokens(tokenizer: PreTrainedTokenizerBase) -> list[str]:
+    """Every string the tokenizer turns into a special token, longest first."""
+    added = getattr(tokenizer, "added_tokens_decoder", {}) or {}
+    found = set(tokenizer.all_special_tokens)
+    found.update(token.content for token in added.values() if token.special)
+    return sorted((t for t in found if t), key=len, reverse=True)
+
+
+def defuse_control_tokens(tokenizer: PreTrainedTokenizerBase, text: str) -> str:
+    """`text` with a zero-width space after the first character of every control token in
+    it, repeated until none is left (a defused token cannot re-form one around it)."""
+    tokens = control_tokens(tokenizer)
+    while any(token in text for token in tokens):
+        for token in tokens:
+            text = text.replace(token, token[0] + ZERO_WIDTH_SPACE + token[1:])
+    return text
 
 
 def _droppable(messages: Sequence[Message]) -> int:

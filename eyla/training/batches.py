@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import torch
 from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 
-from models.generate import Message
+from models.generate import Message, render_chat
 
 IGNORE = -100
 
@@ -32,8 +32,8 @@ def encode_conversation(
     for i, turn in enumerate(turns):
         if turn["role"] != "assistant":
             continue
-        prefix = _render(tokenizer, turns[:i], generation_prompt=True)
-        full = _render(tokenizer, turns[: i + 1], generation_prompt=False)
+        prefix = render_chat(tokenizer, turns[:i], generation_prompt=True)
+        full = render_chat(tokenizer, turns[: i + 1], generation_prompt=False)
         labels += [IGNORE] * (len(prefix) - len(ids)) + full[len(prefix) :]
         ids = full
     return ids[:max_len], labels[:max_len]
@@ -51,12 +51,3 @@ def collate(rows: Sequence[tuple[list[int], list[int], bool]], pad_id: int) -> B
         labels[row, : len(lab) - 1] = torch.tensor(lab[1:])
     neutral = torch.tensor([flag for _, _, flag in rows])
     return Batch(input_ids, mask, labels, neutral)
-
-
-def _render(
-    tokenizer: PreTrainedTokenizerBase, turns: Sequence[Message], generation_prompt: bool
-) -> list[int]:
-    text = tokenizer.apply_chat_template(
-        list(turns), add_generation_prompt=generation_prompt, tokenize=False
-    )
-    return tokenizer(text, add_special_tokens=False)["input_ids"]
