@@ -15,11 +15,14 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from eyla import data as shipped_data
 from eyla.errors import EylaError, first_problem
 from memory.config import MemoryConfig
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DATA_DIR = REPO_ROOT / "data"
+# the checkout's data/, installed as the package `eyla.data` (pyproject.toml): found the
+# same way in an editable install and in a wheel
+DATA_DIR = Path(shipped_data.__file__).resolve().parent
 
 
 def data_home() -> Path:

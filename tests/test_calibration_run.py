@@ -21,7 +21,7 @@ from models.eyla_model import EylaModel, default_subsystems
 from models.loading import BaseModel
 from models.subsystem_io import WEIGHTS, load_subsystems
 from models.uncertainty import UncertaintyHead
-from tests.memory.fakes import HashingEmbedder
+from tests.fakes import HashingEmbedder
 from tests.models.util import make_nonzero
 from tests.tiny import tiny_base
 

@@ -10,8 +10,8 @@ from rich.console import Console
 
 from eyla.chat import PlainChat
 from memory.store import MemoryStore
-from tests.memory.fakes import HashingEmbedder
-from tests.test_agent import ScriptedModel, make_agent
+from tests.fakes import HashingEmbedder, ScriptedModel
+from tests.test_agent import make_agent
 
 
 @pytest.fixture

@@ -25,8 +25,7 @@ from eyla.report.schema import Report, ReportOptions, Row, Thresholds
 from eyla.training.identity_data import EVAL_QUESTIONS, TRAIN_QUESTIONS
 from eyla.training.identity_data import NEUTRAL_PROMPTS as TRAINING_PROMPTS
 from models.eyla_model import EylaModel, default_subsystems
-from tests.memory.fakes import HashingEmbedder
-from tests.probes.fakes import ScriptedModel
+from tests.fakes import HashingEmbedder, ScriptedModel
 from tests.tiny import tiny_base
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from memory.config import MemoryConfig, RetrievalWeights
 from memory.store import MemoryStore
-from tests.memory.fakes import HashingEmbedder
+from tests.fakes import HashingEmbedder
 
 
 @pytest.fixture(autouse=True)

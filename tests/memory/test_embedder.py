@@ -11,7 +11,7 @@ import pytest
 
 from eyla.errors import EylaError
 from memory.embedder import Embedder, SentenceTransformerEmbedder
-from tests.memory.fakes import HashingEmbedder
+from tests.fakes import HashingEmbedder
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -18,7 +18,7 @@ from memory.config import MemoryConfig
 from memory.index import VectorIndex
 from memory.index_file import IndexHeader, read_index_file, write_index_file
 from memory.store import MemoryStore
-from tests.memory.fakes import HashingEmbedder
+from tests.fakes import HashingEmbedder
 from tests.memory.writer import CONFIG, item_text, shared_text
 
 REPO = Path(__file__).resolve().parents[2]

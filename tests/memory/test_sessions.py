@@ -9,7 +9,7 @@ import pytest
 from eyla.errors import EylaError
 from memory.config import MemoryConfig
 from memory.store import MemoryStore
-from tests.memory.fakes import HashingEmbedder
+from tests.fakes import HashingEmbedder
 
 
 def test_transcript_keeps_order_and_roles(store: MemoryStore) -> None:

@@ -13,7 +13,7 @@ from memory.config import IndexKind, MemoryConfig, RetrievalWeights
 from memory.records import NewEpisode
 from memory.schema import utcnow
 from memory.store import MemoryStore
-from tests.memory.fakes import HashingEmbedder
+from tests.fakes import HashingEmbedder
 
 
 def test_added_item_is_found_with_its_provenance(store: MemoryStore) -> None:

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from eyla.errors import EylaError
 from memory.config import MemoryConfig
 from memory.store import MemoryStore
-from tests.memory.fakes import HashingEmbedder
+from tests.fakes import HashingEmbedder
 
 MEGABYTE = 1 << 20
 

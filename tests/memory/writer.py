@@ -15,7 +15,7 @@ from pathlib import Path
 
 from memory.config import MemoryConfig, RetrievalWeights
 from memory.store import MemoryStore
-from tests.memory.fakes import HashingEmbedder
+from tests.fakes import HashingEmbedder
 
 # Saving the index every few changes puts saves in the path of the kill.
 CONFIG = MemoryConfig(

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
-import typer
 from typer.testing import CliRunner
 
+from eyla.cli import app
 from eyla.errors import EylaError
 from eyla.probes.cli import probe
-from tests.probes.fakes import FakeOpenAIServer
+from tests.fakes import FakeOpenAIServer
 
 
 def test_probe_against_an_openai_server_with_an_llm_judge(tmp_path, capsys):
@@ -55,10 +55,7 @@ def test_user_errors(tmp_path):
         probe(target=["base"], suite=["ics-51"], out=tmp_path)
 
 
-def test_probe_registers_as_a_typer_command():
-    app = typer.Typer()
-    app.command("probe")(probe)
-    app.command("other")(lambda: None)  # two commands, so "probe" is a subcommand
+def test_probe_is_an_eyla_command():
     result = CliRunner().invoke(app, ["probe", "--help"])
     assert result.exit_code == 0
     for option in ("--target", "--suite", "--out", "--limit", "--seed", "--judge"):

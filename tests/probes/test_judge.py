@@ -8,7 +8,7 @@ from eyla.identity import load_identity
 from eyla.probes.judge import RubricJudge
 from eyla.probes.rubric import Case
 from eyla.probes.suites import Expect
-from tests.probes.fakes import COLLAPSED
+from tests.fakes import COLLAPSED
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from eyla.probes.llm_judge import LLMJudge
 from eyla.probes.openai_api import ChatClient, Endpoint
 from eyla.probes.rubric import RUBRIC, Case
 from eyla.probes.suites import Expect
-from tests.probes.fakes import COLLAPSED, mock_transport
+from tests.fakes import COLLAPSED, mock_transport
 
 
 @pytest.mark.parametrize(

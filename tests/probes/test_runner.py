@@ -14,7 +14,7 @@ from eyla.probes.records import RunConfig
 from eyla.probes.rubric import Case, Verdict
 from eyla.probes.runner import Runner
 from eyla.probes.suites import load_suite
-from tests.probes.fakes import COLLAPSED, FAITHFUL, ScriptedTarget
+from tests.fakes import COLLAPSED, FAITHFUL, ScriptedTarget
 
 
 def config(seed: int = 0) -> RunConfig:

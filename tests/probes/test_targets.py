@@ -19,8 +19,7 @@ from eyla.probes.targets import (
     build_targets,
     check_target_names,
 )
-from tests.memory.fakes import HashingEmbedder
-from tests.probes.fakes import FAITHFUL, ScriptedModel, mock_transport
+from tests.fakes import FAITHFUL, HashingEmbedder, ScriptedModel, mock_transport
 
 SPEC = load_identity()
 ITEM = Item.model_validate(

@@ -10,7 +10,7 @@ from eyla.config import Settings
 from eyla.identity import load_identity
 from memory.store import MemoryStore
 from models.eyla_model import EylaModel
-from tests.memory.fakes import HashingEmbedder
+from tests.fakes import HashingEmbedder
 from tests.server.helpers import MakeAgent
 
 

@@ -6,16 +6,16 @@ from __future__ import annotations
 import httpx
 import openai
 import pytest
-import typer
 from typer.testing import CliRunner
 
 import eyla.agent
+from eyla.cli import app
 from eyla.errors import EylaError
 from eyla.server.app import create_app
 from eyla.server.bind import is_loopback
 from eyla.server.cli import serve
 from eyla.server.conversations import SharedStore
-from tests.server.fakes import WordModel
+from tests.fakes import FAITHFUL, ScriptedModel
 from tests.server.helpers import MakeAgent, serving
 
 HI = [{"role": "user", "content": "hi"}]
@@ -50,9 +50,7 @@ def test_a_non_loopback_bind_without_a_key_refuses_to_start(host, opening):
 
 
 def test_the_command_line_refuses_too(opening):
-    app = typer.Typer()
-    app.command()(serve)
-    result = CliRunner().invoke(app, ["--host", "0.0.0.0", "--port", "8123"])
+    result = CliRunner().invoke(app, ["serve", "--host", "0.0.0.0", "--port", "8123"])
     assert isinstance(result.exception, EylaError)
 
 
@@ -65,7 +63,7 @@ def test_with_a_key_a_non_loopback_bind_goes_ahead(opening, monkeypatch):
 
 
 def test_with_a_key_requests_need_the_bearer(make_agent: MakeAgent):
-    with serving(create_app(SharedStore(make_agent(WordModel())), api_key="sekrit")) as url:
+    with serving(create_app(SharedStore(make_agent(ScriptedModel())), api_key="sekrit")) as url:
         for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "sekrit"}):
             for response in (
                 httpx.get(f"{url}/models", headers=headers),
@@ -79,4 +77,4 @@ def test_with_a_key_requests_need_the_bearer(make_agent: MakeAgent):
         client = openai.OpenAI(base_url=url, api_key="sekrit", max_retries=0)
         assert [m.id for m in client.models.list()] == ["eyla"]
         reply = client.chat.completions.create(model="eyla", messages=HI)
-        assert reply.choices[0].message.content == "Hello there. I am Eyla."
+        assert reply.choices[0].message.content == FAITHFUL

@@ -12,21 +12,15 @@ import pytest
 from eyla.server.app import create_app
 from eyla.server.conversations import SharedStore
 from eyla.server.limits import MAX_BODY_BYTES
-from tests.server.fakes import WordModel
+from tests.fakes import FailingModel, ScriptedModel
 from tests.server.helpers import MakeAgent, serving
 
 HI = [{"role": "user", "content": "hi"}]
 
 
-class BrokenModel(WordModel):
-    def stream(self, messages, cfg, cancel=None, reply=None, ssm_state=None):
-        yield "Half a sentence"
-        raise RuntimeError("secret internal detail")
-
-
 @pytest.fixture
 def url(make_agent: MakeAgent) -> Iterator[str]:
-    with serving(create_app(SharedStore(make_agent(WordModel())))) as base:
+    with serving(create_app(SharedStore(make_agent(ScriptedModel())))) as base:
         yield base
 
 
@@ -123,7 +117,7 @@ def test_unknown_parameters_are_accepted_and_listed_as_ignored(url):
 
 
 def test_a_failing_turn_is_a_500_without_details(make_agent: MakeAgent):
-    with serving(create_app(SharedStore(make_agent(BrokenModel())))) as base:
+    with serving(create_app(SharedStore(make_agent(FailingModel())))) as base:
         error = error_of(post(base, json.dumps({"messages": HI})), 500)
         assert error["type"] == "server_error"
         assert "secret" not in error["message"]

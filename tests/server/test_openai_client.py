@@ -12,7 +12,7 @@ from eyla.config import DecodingConfig
 from eyla.server.app import create_app
 from eyla.server.conversations import SharedStore
 from models.eyla_model import EylaModel
-from tests.server.fakes import WordModel
+from tests.fakes import ScriptedModel
 from tests.server.helpers import MakeAgent, TurnSpy, serving
 from tests.tiny import tiny_base
 
@@ -90,7 +90,7 @@ def test_models_lists_eyla(tiny):
 
 
 def test_a_user_keeps_one_session_and_the_header_picks_one(make_agent: MakeAgent):
-    agent = make_agent(WordModel())
+    agent = make_agent(ScriptedModel())
     with serving(create_app(SharedStore(agent))) as url:
         client = client_for(url)
 
@@ -121,7 +121,7 @@ def test_a_user_keeps_one_session_and_the_header_picks_one(make_agent: MakeAgent
 
 
 def test_decoding_is_per_request(make_agent: MakeAgent):
-    model = WordModel()
+    model = ScriptedModel()
     agent = make_agent(model)
     defaults = agent.settings.decoding
     with serving(create_app(SharedStore(agent))) as url:

@@ -33,8 +33,7 @@ from eyla.probes.targets import build_targets
 from eyla.server.app import create_app
 from eyla.server.conversations import Conversations, SharedStore, ThrowawayStores
 from memory.store import MemoryStore
-from tests.memory.fakes import HashingEmbedder
-from tests.server.fakes import DigestModel
+from tests.fakes import DigestModel, HashingEmbedder
 from tests.server.helpers import serving
 
 # one item per ICS-50 category (the escalation item has five turns, each remembered), and

@@ -9,15 +9,14 @@ import httpx
 
 from eyla.server.app import create_app
 from eyla.server.conversations import SharedStore
-from tests.server.fakes import WordModel
+from tests.fakes import ScriptedModel
 from tests.server.helpers import MakeAgent, TurnSpy, serving, wait_until, worker_of
 
 HI = {"messages": [{"role": "user", "content": "hi"}]}
 
 
 def test_a_full_queue_answers_503_with_retry_after(make_agent: MakeAgent):
-    gate = threading.Event()
-    model = WordModel(gate=gate)
+    model = ScriptedModel(gated=True)
     app = create_app(SharedStore(make_agent(model)), queue_size=1)
     statuses: list[int] = []
 
@@ -38,14 +37,14 @@ def test_a_full_queue_answers_503_with_retry_after(make_agent: MakeAgent):
         assert int(refused.headers["Retry-After"]) >= 1
         assert refused.json()["error"]["code"] == "queue_full"
 
-        gate.set()
+        model.release()
         running.join(30)
         waiting.join(30)
     assert statuses == [200, 200]
 
 
 def test_leaving_mid_stream_cancels_the_turn(make_agent: MakeAgent):
-    model = WordModel(reply=" ".join(["word."] * 400), delay=0.02)
+    model = ScriptedModel(" ".join(["word."] * 400), delay=0.02)
     agent = make_agent(model)
     spy = TurnSpy(agent)
     with serving(create_app(SharedStore(agent))) as url:

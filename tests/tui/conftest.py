@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from memory.store import MemoryStore
-from tests.memory.fakes import HashingEmbedder
+from tests.fakes import HashingEmbedder
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from eyla.agent import Agent
 from eyla.config import Settings
 from eyla.identity import IdentitySpec
 from memory.store import MemoryStore
-from tests.tui.fakes import StreamingModel, fake_contributions
+from tests.fakes import ScriptedModel, fake_contributions
 from tui.app import EylaApp
 from tui.chat_screen import ChatScreen
 from tui.conversation import ChatView, EylaMessage, Note
@@ -30,7 +30,7 @@ IDENTITY = IdentitySpec(
 
 
 def make_agent(
-    model: StreamingModel,
+    model: ScriptedModel,
     store: MemoryStore,
     session_id: int | None = None,
     confidence: float | None = None,

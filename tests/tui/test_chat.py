@@ -9,8 +9,7 @@ import torch
 from textual.widgets import Input
 
 from memory.store import MemoryStore
-from tests.memory.fakes import HashingEmbedder
-from tests.tui.fakes import CONTRIBUTIONS, StreamingModel
+from tests.fakes import CONTRIBUTIONS, HashingEmbedder, ScriptedModel
 from tests.tui.helpers import make_agent, make_app, notes, ready, replies, send, shown, until
 from tui.chat_screen import BUSY, ChatScreen
 from tui.conversation import ChatView, UserMessage
@@ -20,7 +19,7 @@ pytestmark = pytest.mark.anyio
 
 
 async def test_a_reply_streams_in_sentence_by_sentence(store):
-    model = StreamingModel(["Hello there. I am Eyla. How can I help?"], gated=True)
+    model = ScriptedModel(["Hello there. I am Eyla. How can I help?"], gated=True)
     app = make_app(make_agent(model, store, confidence=0.72))
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await ready(pilot)
@@ -38,7 +37,7 @@ async def test_a_reply_streams_in_sentence_by_sentence(store):
 
 
 async def test_the_input_is_locked_while_eyla_answers(store):
-    model = StreamingModel(["One. Two."], gated=True)
+    model = ScriptedModel(["One. Two."], gated=True)
     app = make_app(make_agent(model, store))
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await ready(pilot)
@@ -58,7 +57,7 @@ async def test_the_input_is_locked_while_eyla_answers(store):
 
 
 async def test_escape_cancels_a_reply_mid_way_and_keeps_what_was_said(store):
-    model = StreamingModel(["One two. Three four. Five six."], gated=True)
+    model = ScriptedModel(["One two. Three four. Five six."], gated=True)
     agent = make_agent(model, store)
     app = make_app(agent)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -75,7 +74,7 @@ async def test_escape_cancels_a_reply_mid_way_and_keeps_what_was_said(store):
 
 
 async def test_escape_without_a_reply_does_nothing(store):
-    app = make_app(make_agent(StreamingModel(["ok"]), store))
+    app = make_app(make_agent(ScriptedModel(["ok"]), store))
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await ready(pilot)
         await pilot.press("escape")
@@ -83,7 +82,7 @@ async def test_escape_without_a_reply_does_nothing(store):
 
 
 async def test_the_chat_follows_the_reply_unless_scrolled_up(store):
-    model = StreamingModel([" ".join(f"Sentence {i}." for i in range(30))], gated=True)
+    model = ScriptedModel([" ".join(f"Sentence {i}." for i in range(30))], gated=True)
     agent = make_agent(model, store)
     for i in range(10):
         store.append_message(agent.session_id, "user", f"question {i}")
@@ -110,7 +109,7 @@ async def test_the_chat_follows_the_reply_unless_scrolled_up(store):
 
 async def test_the_side_panel_shows_recalled_memories_with_provenance(store):
     store.add("My dog is called Pixel.", "user_said")
-    app = make_app(make_agent(StreamingModel(["Your dog is Pixel."]), store))
+    app = make_app(make_agent(ScriptedModel(["Your dog is Pixel."]), store))
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await ready(pilot)
         gauge = screen.query_one(ConfidenceGauge)
@@ -128,7 +127,7 @@ async def test_a_failing_contribution_measurement_is_reported_in_the_panel(store
     def broken(model, messages, reply):
         raise RuntimeError("no tracer here")
 
-    app = make_app(make_agent(StreamingModel(["Fine."]), store))
+    app = make_app(make_agent(ScriptedModel(["Fine."]), store))
     app.contributions = broken
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await ready(pilot)
@@ -151,7 +150,7 @@ async def test_the_next_reply_stops_a_measurement_instead_of_waiting_for_it(stor
                 model(torch.tensor([[1, 2, 3]]))
         return {"adapter": 0.1}
 
-    model = StreamingModel(["First.", "Second."])
+    model = ScriptedModel(["First.", "Second."])
     app = make_app(make_agent(model, store))
     app.contributions = endless
     async with app.run_test(size=(80, 24)) as pilot:
@@ -177,7 +176,7 @@ async def test_quitting_stops_a_measurement_too(store):
         finally:
             stopped.set()
 
-    app = make_app(make_agent(StreamingModel(["Done."]), store))
+    app = make_app(make_agent(ScriptedModel(["Done."]), store))
     app.contributions = endless
     async with app.run_test(size=(80, 24)) as pilot:
         await ready(pilot)
@@ -193,7 +192,7 @@ async def test_the_contributions_are_measured_on_the_prompt_the_reply_answered(s
         seen.append((messages, reply))
         return {"adapter": 0.5}
 
-    app = make_app(make_agent(StreamingModel(["Hi there."]), store))
+    app = make_app(make_agent(ScriptedModel(["Hi there."]), store))
     app.contributions = spy
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await ready(pilot)
@@ -207,7 +206,7 @@ async def test_the_contributions_are_measured_on_the_prompt_the_reply_answered(s
 
 async def test_the_conversation_is_restored_exactly_after_a_restart(store_dir):
     with MemoryStore.open(store_dir, embedder=HashingEmbedder()) as store:
-        agent = make_agent(StreamingModel(["Nice to meet you, Ada. **Welcome.**"]), store)
+        agent = make_agent(ScriptedModel(["Nice to meet you, Ada. **Welcome.**"]), store)
         async with make_app(agent).run_test(size=(80, 24)) as pilot:
             screen = await ready(pilot)
             await send(pilot, "I am Ada.")
@@ -216,7 +215,7 @@ async def test_the_conversation_is_restored_exactly_after_a_restart(store_dir):
             await until(pilot, lambda: not screen.answering)
             before = shown(screen)
     with MemoryStore.open(store_dir, embedder=HashingEmbedder()) as store:
-        again = make_agent(StreamingModel(["unused"]), store, session_id=agent.session_id)
+        again = make_agent(ScriptedModel(["unused"]), store, session_id=agent.session_id)
         async with make_app(again).run_test(size=(80, 24)) as pilot:
             after = shown(await ready(pilot))
     assert after == before

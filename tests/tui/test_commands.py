@@ -9,7 +9,7 @@ import pytest
 from textual.widgets import DataTable, Input, RichLog, Static
 
 from eyla.errors import EylaError
-from tests.tui.fakes import StreamingModel, fake_contributions
+from tests.fakes import ScriptedModel, fake_contributions
 from tests.tui.helpers import make_agent, make_app, notes, ready, send, until
 from tui import commands, jobs
 from tui.app import EylaApp, _logging_to
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.anyio
 async def test_memory_search_finds_and_forgets(store):
     dog = store.add("My dog is called Pixel.", "user_said")
     store.add("I live in Lisbon.", "user_said")
-    app = make_app(make_agent(StreamingModel(["ok"]), store))
+    app = make_app(make_agent(ScriptedModel(["ok"]), store))
     async with app.run_test(size=(80, 24)) as pilot:
         await ready(pilot)
         await send(pilot, "/recall dog")
@@ -47,7 +47,7 @@ async def test_memory_search_finds_and_forgets(store):
 
 async def test_memory_search_from_the_keyboard(store):
     store.add("I live in Lisbon.", "user_said")
-    app = make_app(make_agent(StreamingModel(["ok"]), store))
+    app = make_app(make_agent(ScriptedModel(["ok"]), store))
     async with app.run_test(size=(80, 24)) as pilot:
         await ready(pilot)
         await pilot.press("f3")
@@ -60,7 +60,7 @@ async def test_memory_search_from_the_keyboard(store):
 
 async def test_a_memory_search_waits_for_the_reply_using_the_store(store):
     store.add("I live in Lisbon.", "user_said")
-    model = StreamingModel(["One. Two."], gated=True)
+    model = ScriptedModel(["One. Two."], gated=True)
     app = make_app(make_agent(model, store))
     async with app.run_test(size=(80, 24)) as pilot:
         chat = await ready(pilot)
@@ -78,7 +78,7 @@ async def test_a_memory_search_waits_for_the_reply_using_the_store(store):
 
 
 async def test_remember_and_forget_by_command(store):
-    agent = make_agent(StreamingModel(["ok"]), store)
+    agent = make_agent(ScriptedModel(["ok"]), store)
     app = make_app(agent)
     async with app.run_test(size=(80, 24)) as pilot:
         chat = await ready(pilot)
@@ -95,7 +95,7 @@ async def test_remember_and_forget_by_command(store):
 
 
 async def test_unknown_commands_and_bad_arguments_are_notes_not_crashes(store):
-    app = make_app(make_agent(StreamingModel(["ok"]), store))
+    app = make_app(make_agent(ScriptedModel(["ok"]), store))
     async with app.run_test(size=(80, 24)) as pilot:
         chat = await ready(pilot)
         await send(pilot, "/frobnicate now")
@@ -108,7 +108,7 @@ async def test_unknown_commands_and_bad_arguments_are_notes_not_crashes(store):
 
 
 async def test_identity_and_help_from_the_keyboard(store):
-    agent = make_agent(StreamingModel(["ok"]), store)
+    agent = make_agent(ScriptedModel(["ok"]), store)
     app = make_app(agent)
     async with app.run_test(size=(80, 24)) as pilot:
         chat = await ready(pilot)
@@ -126,7 +126,7 @@ async def test_identity_and_help_from_the_keyboard(store):
 
 async def test_the_palette_runs_the_same_commands(store, monkeypatch):
     monkeypatch.setattr(commands, "_installed", lambda module: module == "eyla.probes")
-    app = make_app(make_agent(StreamingModel(["ok"]), store))
+    app = make_app(make_agent(ScriptedModel(["ok"]), store))
     async with app.run_test(size=(80, 24)) as pilot:
         chat = await ready(pilot)
         titles = {c.title for c in app.get_system_commands(chat)}
@@ -141,7 +141,7 @@ async def test_the_palette_runs_the_same_commands(store, monkeypatch):
 
 
 async def test_session_changes_wait_for_the_reply(store):
-    model = StreamingModel(["One. Two."], gated=True)
+    model = ScriptedModel(["One. Two."], gated=True)
     agent = make_agent(model, store)
     app = make_app(agent)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -166,7 +166,7 @@ PRETEND_PROBE = (
 async def test_a_probe_runs_in_the_background_with_progress_and_results(store, monkeypatch):
     monkeypatch.setattr(jobs, "CLI", PRETEND_PROBE)
     monkeypatch.setattr(commands, "_installed", lambda module: True)
-    app = make_app(make_agent(StreamingModel(["ok"]), store))
+    app = make_app(make_agent(ScriptedModel(["ok"]), store))
     async with app.run_test(size=(80, 24)) as pilot:
         await ready(pilot)
         await send(pilot, "/probe")
@@ -188,7 +188,7 @@ async def test_a_probe_runs_in_the_background_with_progress_and_results(store, m
 
 async def test_the_loading_screen_shows_until_the_agent_is_ready(store):
     go = threading.Event()
-    agent = make_agent(StreamingModel(["ok"]), store)
+    agent = make_agent(ScriptedModel(["ok"]), store)
 
     def slow_factory():
         print("converting the model")
@@ -215,7 +215,7 @@ async def test_a_failed_load_ends_the_app_with_the_error(store):
 
 
 async def test_log_warnings_become_notifications_not_terminal_writes(store):
-    app = make_app(make_agent(StreamingModel(["ok"]), store))
+    app = make_app(make_agent(ScriptedModel(["ok"]), store))
     with _logging_to(app):
         async with app.run_test(size=(80, 24)) as pilot:
             await ready(pilot)

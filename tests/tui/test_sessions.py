@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from textual.widgets import OptionList
 
-from tests.tui.fakes import StreamingModel
+from tests.fakes import ScriptedModel
 from tests.tui.helpers import make_agent, make_app, ready, send, shown, until
 from tui.chat_screen import ChatScreen
 from tui.dialogs import AskScreen, ConfirmScreen
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.anyio
 
 def seeded(store):
     """An agent in a third, empty session, after two with history."""
-    agent = make_agent(StreamingModel(["Sure."]), store)
+    agent = make_agent(ScriptedModel(["Sure."]), store)
     first = agent.session_id
     store.append_message(first, "user", "about cats")
     store.append_message(first, "assistant", "Cats purr.")
@@ -123,7 +123,7 @@ async def test_slash_delete_removes_the_open_session_after_a_yes(store):
 
 
 async def test_a_session_is_named_after_its_first_message(store):
-    agent = make_agent(StreamingModel(["Hello."]), store)
+    agent = make_agent(ScriptedModel(["Hello."]), store)
     async with make_app(agent).run_test(size=(80, 24)) as pilot:
         chat = await ready(pilot)
         await send(pilot, "Plan a   trip to Lisbon with my two kids in the spring please")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from textual.pilot import Pilot
 
-from tests.tui.fakes import CONTRIBUTIONS, StreamingModel
+from tests.fakes import CONTRIBUTIONS, ScriptedModel
 from tests.tui.helpers import make_agent, make_app, ready, replies, send, until
 from tui.panel import ContributionBars
 
@@ -18,8 +18,8 @@ REPLY = "Your dog is called **Pixel**. You told me so earlier. Is there anything
 
 
 @pytest.fixture
-def model() -> StreamingModel:
-    return StreamingModel([REPLY], gated=True)
+def model() -> ScriptedModel:
+    return ScriptedModel([REPLY], gated=True)
 
 
 @pytest.fixture
@@ -28,14 +28,14 @@ def app(store, model):
     return make_app(make_agent(model, store, confidence=0.64))
 
 
-async def during(pilot: Pilot, model: StreamingModel) -> None:
+async def during(pilot: Pilot, model: ScriptedModel) -> None:
     screen = await ready(pilot)
     await send(pilot, "What is my dog called?")
     model.release(6)
     await until(pilot, lambda: replies(screen) == ["Your dog is called **Pixel**. "])
 
 
-async def after(pilot: Pilot, model: StreamingModel) -> None:
+async def after(pilot: Pilot, model: ScriptedModel) -> None:
     await during(pilot, model)
     screen = pilot.app.screen
     model.release(len(REPLY.split()))

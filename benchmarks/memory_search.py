@@ -5,7 +5,7 @@ so its own top 8 may order near-ties differently, while `store.search` re-scores
 candidates with the stored float32 vectors. A second table sets those codes against the
 float32 vectors the flat index held before, searched in turn on the same queries.
 
-    HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.memory [--items 100000]
+    HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.memory_search [--items 100000]
 
 Vectors are synthetic so embedding is excluded from the store figures: seeded clusters of
 about 50 items around random topics (neighbours at cosine ~0.4-0.5, like related sentences;
@@ -16,19 +16,13 @@ noise, so each has a true nearest item.
 from __future__ import annotations
 
 import os
-import sys
-from pathlib import Path
-
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-# Run as a script, this file's folder comes first on sys.path, and this file, being named
-# memory.py, would shadow the `memory` package it measures.
-if (_here := str(Path(__file__).resolve().parent)) in sys.path:
-    sys.path.remove(_here)
-
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Annotated
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import faiss
 import numpy as np
