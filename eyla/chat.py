@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from eyla.agent import Agent
@@ -60,7 +61,7 @@ class PlainChat:
             try:
                 self.handle(line)
             except EylaError as exc:
-                self.console.print(f"[red]error:[/] {exc}", highlight=False)
+                self.console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
 
     def handle(self, line: str) -> None:
         if line.startswith("/"):

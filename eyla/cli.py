@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from eyla.config import DecodingConfig, Settings, read_settings
 from eyla.errors import EylaError
@@ -188,7 +189,7 @@ def main() -> None:
     try:
         app()
     except EylaError as exc:
-        err.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(1)
     except KeyboardInterrupt:
         err.print("[yellow]interrupted[/]")

@@ -99,6 +99,7 @@ class Inserter:
             content_hash=content_hash,
             provenance=item.provenance,
             session_id=item.session_id,
+            message_id=item.message_id,
             importance=item.importance,
             created_at=item.created_at or now,
             last_accessed_at=item.last_accessed_at or item.created_at or now,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -11,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from eyla.config import read_settings
-from memory.records import PROVENANCES, Episode, Hit
+from memory.records import PROVENANCES, QUARANTINED, Episode, Hit
 from memory.store import MemoryStore
 
 app = typer.Typer(
@@ -64,7 +65,7 @@ def search(
     if not hits:
         out.print("no memories found")
         return
-    table = _episode_table(f"best {len(hits)} for {query!r}", scored=True)
+    table = _episode_table(Text(f"best {len(hits)} for {query!r}"), scored=True)
     for hit in hits:
         table.add_row(*_hit_cells(hit))
     out.print(table)
@@ -74,37 +75,74 @@ def search(
 def list_(
     session: SessionOpt = None,
     provenance: ProvenanceOpt = None,
+    quarantined: Annotated[
+        bool, typer.Option("--quarantined", help="Only the claims about Eyla kept for review.")
+    ] = False,
     forgotten: Annotated[bool, typer.Option("--forgotten", help="Include forgotten.")] = False,
     limit: Annotated[int, typer.Option(min=1)] = 20,
     offset: Annotated[int, typer.Option(min=0)] = 0,
 ) -> None:
-    """Stored memories, newest first."""
+    """Stored memories newest first, then the claims about Eyla kept for review."""
+    kinds = {QUARANTINED} if quarantined else set(provenance or PROVENANCES)
     with open_store() as store:
-        episodes = store.list(
-            session_id=session,
-            provenance=provenance,
-            include_forgotten=forgotten,
-            limit=limit,
-            offset=offset,
+
+        def page(provenances: set[str]) -> list[Episode]:
+            if not provenances:
+                return []
+            return store.list(
+                session_id=session,
+                provenance=sorted(provenances),
+                include_forgotten=forgotten,
+                limit=limit,
+                offset=offset,
+            )
+
+        memories = page(kinds - {QUARANTINED})
+        claims = page(kinds & {QUARANTINED})
+    if not memories and not claims:
+        out.print("no claims about Eyla to review" if quarantined else "no memories")
+    if memories:
+        table = _episode_table(f"{len(memories)} memories", scored=False)
+        for episode in memories:
+            table.add_row(*_episode_cells(episode))
+        out.print(table)
+    if claims:
+        # what users claimed about Eyla itself: kept apart, never quoted to the model as true
+        table = _episode_table(
+            f"review: {len(claims)} claims about Eyla (never quoted to the model)", scored=False
         )
-    if not episodes:
-        out.print("no memories")
-        return
-    table = _episode_table(f"{len(episodes)} memories", scored=False)
-    for episode in episodes:
-        table.add_row(*_episode_cells(episode))
-    out.print(table)
+        table.caption = "delete one with `eyla memory forget ID`"
+        for episode in claims:
+            table.add_row(*_episode_cells(episode))
+        out.print(table)
 
 
 @app.command()
 def forget(
     ids: Annotated[list[int], typer.Argument(help="Ids of the memories to forget.")],
+    with_message: Annotated[
+        bool | None,
+        typer.Option(
+            "--with-message/--keep-message",
+            help="Also delete the transcript message each memory came from "
+            "(asked on a terminal; kept otherwise).",
+        ),
+    ] = None,
 ) -> None:
-    """Remove memories from search (kept in the audit history)."""
+    """Erase memories: their text and vector leave the database, the index and exports."""
     with open_store() as store:
         for episode_id in ids:
-            store.forget(episode_id)
-            out.print(f"forgot #{episode_id}")
+            message_id = store.get(episode_id).message_id
+            delete = with_message
+            if delete is None:
+                delete = (
+                    message_id is not None
+                    and _stdin_is_terminal()
+                    and typer.confirm("Also delete the message it came from?", default=False)
+                )
+            store.forget(episode_id, with_message=delete)
+            gone = " and the message it came from" if delete and message_id is not None else ""
+            out.print(f"forgot #{episode_id}{gone}")
 
 
 @app.command()
@@ -112,7 +150,7 @@ def export(path: Annotated[Path, typer.Argument(help="JSONL file to write.")]) -
     """Write every memory to a JSONL file (`eyla memory import` reads it back)."""
     with open_store() as store:
         count = store.export_jsonl(path)
-    out.print(f"exported {count} memories to {path}")
+    out.print(f"exported {count} memories to {path}", markup=False)
 
 
 @app.command("import")
@@ -160,7 +198,11 @@ def rebuild(
     out.print(f"rebuilt the index: {size} vectors")
 
 
-def _episode_table(title: str, *, scored: bool) -> Table:
+def _stdin_is_terminal() -> bool:
+    return sys.stdin.isatty()
+
+
+def _episode_table(title: str | Text, *, scored: bool) -> Table:
     table = Table(title=title)
     numbers = ["#", *(["score", "rel", "rec"] if scored else []), "imp"]
     for name in numbers:
@@ -175,8 +217,8 @@ def _episode_table(title: str, *, scored: bool) -> Table:
 
 def _episode_cells(episode: Episode, *, scored: bool = False) -> list[str | Text]:
     text = Text(episode.text)  # a Text, so brackets in a memory are not rich markup
-    if episode.forgotten_at is not None:
-        text.stylize("strike dim")
+    if episode.forgotten_at is not None:  # forgetting erased the text
+        text = Text("(forgotten)", style="dim italic")
     created = [] if scored else [f"{episode.created_at:%Y-%m-%d %H:%M}"]
     return [
         str(episode.id),

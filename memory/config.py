@@ -38,9 +38,6 @@ class MemoryConfig(BaseModel):
     hnsw_m: int = Field(32, ge=4, le=256)
     hnsw_ef_search: int = Field(64, ge=8)
     hnsw_ef_construction: int = Field(80, ge=8)
-    hnsw_max_tombstone_ratio: float = Field(
-        0.2, gt=0.0, le=1.0, description="Rebuild an HNSW index once this share is forgotten."
-    )
     index_save_every: int = Field(
         1000, ge=1, description="Save the index after this many changes (or 10% of its size)."
     )

@@ -2,14 +2,15 @@
 
 Flat scans every vector and removes in place. One query's scan reads the whole index, so
 its time is memory traffic: flat holds each vector as bfloat16 codes, half the bytes of
-float32, which cuts the scan's time nearly in half (`benchmarks/memory.py`). A bfloat16
+float32, which cuts the scan's time nearly in half (`benchmarks/memory_search.py`). A bfloat16
 code keeps 8 significant bits, so a flat score is within `SCORE_ERROR` of the exact cosine
 and items whose cosines differ by less than twice that may swap places, at the edge of the
 top k too. Callers that need exact scores re-score the candidates with the float32 vectors
 in the database (the store does).
 
 HNSW holds float32 vectors and is approximate in which items it finds; it cannot remove,
-so forgotten ids become tombstones that every search excludes, until the owner rebuilds it.
+so removed ids become tombstones that every search excludes. Their vectors stay in the
+graph and in its saved bytes, so the store rebuilds the index instead (index_cache.py).
 """
 
 from __future__ import annotations
@@ -114,8 +115,8 @@ class VectorIndex:
     def __len__(self) -> int:
         return len(self._live)
 
-    def tombstone_ratio(self) -> float:
-        return len(self._tombstones) / max(1, self.ntotal)
+    def __contains__(self, episode_id: object) -> bool:
+        return episode_id in self._live
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         """Add unit vectors; ids already present are skipped, so replaying is harmless."""
@@ -144,11 +145,16 @@ class VectorIndex:
         return self._index.reconstruct(episode_id)
 
     def search(
-        self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None
+        self,
+        queries: np.ndarray,
+        k: int,
+        allowed: np.ndarray | None = None,
+        excluded: Iterable[int] = (),
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Top-k (scores, ids) per query row, among `allowed` ids if given. The filter runs
-        inside FAISS, so k results come back whenever k allowed items exist; missing
-        slots hold id -1. Flat scores are within `SCORE_ERROR` of exact."""
+        """Top-k (scores, ids) per query row, among `allowed` ids if given, else among all
+        but `excluded`. The filter runs inside FAISS, so k results come back whenever k
+        eligible items exist; missing slots hold id -1. Flat scores are within
+        `SCORE_ERROR` of exact."""
         queries = np.ascontiguousarray(queries, dtype=np.float32)
         k = max(1, min(k, len(self._live) if allowed is None else len(allowed)))
         if not self._live or (allowed is not None and len(allowed) == 0):
@@ -156,7 +162,7 @@ class VectorIndex:
             return np.full(empty.shape, -np.inf, dtype=np.float32), empty
         if self.kind == "hnsw" and allowed is not None and len(allowed) <= _EXACT_LIMIT:
             return self._exact(queries, k, allowed)
-        params, keep_alive = self._params(k, allowed)
+        params, keep_alive = self._params(k, allowed, self._tombstones.union(excluded))
         threads = 1 if len(queries) < _FEW_QUERIES else faiss.omp_get_max_threads()
         with _faiss_threads(threads):
             scores, ids = self._index.search(queries, k, params=params)
@@ -164,13 +170,13 @@ class VectorIndex:
         return scores, ids
 
     def _params(
-        self, k: int, allowed: np.ndarray | None
+        self, k: int, allowed: np.ndarray | None, excluded: set[int]
     ) -> tuple[faiss.SearchParameters | None, list[object]]:
         if allowed is not None:
             selector: faiss.IDSelector | None = faiss.IDSelectorBatch(allowed.astype(np.int64))
             keep_alive: list[object] = [selector]
-        elif self._tombstones:
-            dead = faiss.IDSelectorBatch(np.fromiter(self._tombstones, dtype=np.int64))
+        elif excluded:
+            dead = faiss.IDSelectorBatch(np.fromiter(excluded, dtype=np.int64))
             selector = faiss.IDSelectorNot(dead)
             keep_alive = [dead, selector]
         else:

@@ -4,13 +4,16 @@ The database is the truth: writers commit SQL first, and every process then repl
 history table (the change feed) past its watermark into its in-memory index. The index file
 only saves rebuild time; on open it is checked against the database and repaired, or
 rebuilt from the stored vectors when it is missing, damaged or built for something else.
+
+A forgotten item's vector must leave memory and the file for good: a flat index deletes it
+in place; HNSW can only tombstone it, so an HNSW index is rebuilt without it instead.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -51,6 +54,11 @@ class IndexCache:
         self._unsaved = 0
 
     @property
+    def watermark(self) -> int:
+        """The last history id applied: the store has changed since iff the history has."""
+        return self._watermark
+
+    @property
     def model_in_use(self) -> tuple[str, int] | None:
         """(model, dim) of the vectors searched; None while there are none, when any
         embedder may start the store afresh."""
@@ -74,6 +82,8 @@ class IndexCache:
                 )
                 if self.index.kind != header.kind:
                     raise IndexFileError("index file header and payload disagree")
+                if header.tombstones:  # saved by an earlier version
+                    raise IndexFileError("index file still holds forgotten vectors")
                 self.model = header.model
                 changed = self._reconcile(session)
             except (IndexFileError, RuntimeError, ValueError) as problem:
@@ -97,16 +107,17 @@ class IndexCache:
         ).all()
         if not rows:
             return
-        if any(
-            row.action == "update" and "embedding_model" in json.loads(row.detail) for row in rows
-        ):
-            # Re-embedded with another model: every vector changed.
-            self._build(session, _majority_model(session))
-            return
+        self._watermark = rows[-1].id
         added = [row.episode_id for row in rows if row.action == "add"]
         forgotten = [row.episode_id for row in rows if row.action == "forget"]
-        if self.index is not None:
-            self.index.remove(forgotten)
+        reembedded = any(
+            row.action == "update" and "embedding_model" in json.loads(row.detail) for row in rows
+        )
+        if reembedded or not self._remove(forgotten):
+            # every vector changed, or HNSW would only tombstone the forgotten ones
+            self._build(session, _majority_model(session))
+            self._unsaved += len(rows)
+            return
         if added and self.model_in_use is None:
             first = session.get_one(EpisodeRow, added[0])
             if (first.embedding_model, first.embedding_dim) != (self.model, self.dim):
@@ -114,15 +125,7 @@ class IndexCache:
         if self.index is not None:
             for ids, vectors in _vectors(session, self.model, self.index.dim, added):
                 self.index.add(ids, vectors)
-        self._watermark = rows[-1].id
         self._unsaved += len(added) + len(forgotten)
-
-    def compact_if_needed(self) -> None:
-        """HNSW cannot remove: rebuild once too many tombstones slow every search."""
-        if self.index is None or self.index.kind != "hnsw":
-            return
-        if self.index.tombstone_ratio() > self._config.hnsw_max_tombstone_ratio:
-            self.rebuild()
 
     def rebuild(self) -> None:
         with self._db.reading() as session:
@@ -141,8 +144,21 @@ class IndexCache:
             self.save()
 
     def save(self) -> None:
+        """Write the index file, never over a later snapshot another process saved. With
+        nothing left to index the file is removed: it would still hold forgotten vectors."""
+        saved = self._serialised()
+        with file_lock(self._lock_path):
+            remove_stale_temp_files(self.path)
+            if not self._newer_on_disk():
+                if saved is None:
+                    self.path.unlink(missing_ok=True)
+                else:
+                    write_index_file(self.path, *saved)
+        self._unsaved = 0
+
+    def _serialised(self) -> tuple[IndexHeader, bytes] | None:
         if self.index is None or self.model is None:
-            return
+            return None
         payload = self.index.to_bytes()
         header = IndexHeader.describing(
             payload,
@@ -153,11 +169,7 @@ class IndexCache:
             watermark=self._watermark,
             tombstones=sorted(self.index.tombstones),
         )
-        with file_lock(self._lock_path):
-            remove_stale_temp_files(self.path)
-            if not self._newer_on_disk():
-                write_index_file(self.path, header, payload)
-        self._unsaved = 0
+        return header, payload
 
     def _newer_on_disk(self) -> bool:
         """Another process already saved a later snapshot of the same index."""
@@ -168,7 +180,7 @@ class IndexCache:
         return (
             on_disk.store_id == self._store_id
             and on_disk.kind == self._config.index
-            and on_disk.model == self.model
+            and (self.model is None or on_disk.model == self.model)
             and on_disk.watermark > self._watermark
         )
 
@@ -198,7 +210,9 @@ class IndexCache:
         )
         missing = sorted(live - self.index.ids)
         extra = self.index.ids - live
-        self.index.remove(extra)
+        if not self._remove(extra):
+            self._build(session, _majority_model(session))
+            return True
         for ids, vectors in _vectors(session, self.model, self.index.dim, missing):
             self.index.add(ids, vectors)
         if missing or extra:
@@ -208,6 +222,16 @@ class IndexCache:
                 len(extra),
             )
         return bool(missing or extra)
+
+    def _remove(self, ids: Collection[int]) -> bool:
+        """Delete the ids' vectors; False when the index can only tombstone them (HNSW)
+        and must be rebuilt instead."""
+        if self.index is None or not any(i in self.index for i in ids):
+            return True
+        if self.index.kind == "hnsw":
+            return False
+        self.index.remove(ids)
+        return True
 
     @property
     def dim(self) -> int | None:
@@ -230,7 +254,6 @@ class IndexCache:
             assert self.index is not None
             for ids, vectors in _vectors(session, model[0], model[1], None):
                 self.index.add(ids, vectors)
-        self._unsaved = 0
 
 
 def _majority_model(session: Session) -> tuple[str, int] | None:

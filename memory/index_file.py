@@ -99,9 +99,10 @@ def read_header(path: Path) -> IndexHeader:
 def read_index_file(path: Path) -> tuple[IndexHeader, bytes]:
     with _open(path) as file:
         header = _header(file)
-        payload = file.read(header.payload_bytes + 1)
-    if len(payload) != header.payload_bytes:
-        raise IndexFileError(f"{path} is truncated or has trailing bytes")
+        # checked before reading: a damaged length must not size the read
+        if header.payload_bytes != _bytes_left(file):
+            raise IndexFileError(f"{path} is truncated or has trailing bytes")
+        payload = file.read(header.payload_bytes)
     if zlib.crc32(payload) != header.payload_crc32:
         raise IndexFileError(f"{path} is corrupt (checksum mismatch)")
     return header, payload
@@ -121,8 +122,15 @@ def _header(file: BinaryIO) -> IndexHeader:
     if len(raw_length) != _LENGTH.size:
         raise IndexFileError(f"{file.name} is truncated")
     (length,) = _LENGTH.unpack(raw_length)
+    # checked before reading: a damaged length must not size the read
+    if length > _bytes_left(file):
+        raise IndexFileError(f"{file.name} has a header length beyond its end")
     head = file.read(length)
     try:
         return IndexHeader.model_validate_json(head)
     except ValidationError as exc:
         raise IndexFileError(f"{file.name} has an unreadable header") from exc
+
+
+def _bytes_left(file: BinaryIO) -> int:
+    return os.fstat(file.fileno()).st_size - file.tell()

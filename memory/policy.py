@@ -41,13 +41,30 @@ _TRAILER = re.compile(r"(?:[\s,]+(?:btw|lol|haha|pls|please|tbh))+$|[\s.!?,:;)\]
 # Emoji and other symbols end a thought as a full stop would ("... Yeastwood 😂 how often").
 _SYMBOLS = re.compile(r"\s*[^\w\s'’.,:;!?()\-–—/&+#%°$€£\"]+\s*")
 
-_STARTS_FIRST_PERSON = re.compile(rf"^{_FIRST_PERSON}\b", re.IGNORECASE)
+# Chat drops the "I" ("been at the same company for 4 years") and names relatives bare
+# ("Grandpa Joe turns 80 on Sunday"): those start a statement about the user's world too.
+_KIN = (
+    r"(?:mum|mom|mother|dad|father|grandma|grandpa|granny|grandad|grandmother|grandfather|"
+    r"nan|nana|wife|husband|partner|son|daughter|brother|sister|aunt|auntie|uncle|cousin)"
+)
+_STARTS_FIRST_PERSON = re.compile(
+    rf"^(?:{_FIRST_PERSON}\b|{_KIN}(?:'s|’s)?\s+(?-i:[A-Z])|(?:been|living|live|working|work|"
+    r"studying|moved|married|divorced|retired|started|born)\s+(?:at|in|as|for|to|from|on|"
+    r"with|a|an|the|my|since)\b)",
+    re.IGNORECASE,
+)
 _NOT_A_FACT = re.compile(
     r"^(?:i\s+(?:wonder|think|guess|suppose|hope|feel\s+like|need\s+(?:a|an|some|you|help|"
     r"ideas)|want\s+(?:you|a|an|some)|would|could|might|bet|mean|agree|can\s+tell|know)\b|"
     r"i'd\b|i’d\b|i\s+am\s+not\s+sure|i'?m\s+(?:not\s+sure|sure|looking\s+for|"
     r"(?:so\s+|really\s+|very\s+|a\s+bit\s+)?(?:fine|good|ok|okay|great|tired|bored|sorry|"
     r"back|here|glad|new\s+here|confused|lost|done|ready|curious|kidding|joking)\b))",
+    re.IGNORECASE,
+)
+# A clause that names or describes something from the clause before it.
+_NAMES_WHAT_CAME_BEFORE = re.compile(
+    r"^(?:it's|it\s+is|he's|he\s+is|she's|she\s+is|mine(?:'s|\s+is|\s+are)|a|an)\s+"
+    r".*\b(?:called|named|(?-i:[A-Z][\w-]+))",
     re.IGNORECASE,
 )
 _REPORTED = re.compile(r"\b(?:says|said|keeps\s+saying|told\s+me|asked\s+me)\b", re.IGNORECASE)
@@ -84,6 +101,10 @@ _CLAIMS = re.compile(
             r"\b(?:renam(?:e|ing)\s+you|i\s+(?:built|made|created|programmed|trained|own)\s+you|"
             r"respond\s+only\s+as|pretend\s+(?:to\s+be|you\s*(?:'re|’re|\s+are)))\b",
             r"\byou\s+have\s+(?:feelings|a\s+body|emotions|a\s+soul|a\s+family)\b",
+            r"\b(?:instructions|rules|guidelines|settings|programming|prompt|policy)\s+"
+            r"(?:were|was|have\s+been|has\s+been|are|is)\s+(?:now\s+)?(?:updated|changed|"
+            r"modified|replaced|removed|lifted|disabled|overridden)\b",
+            r"\byou\s+(?:now\s+|really\s+|actually\s+)?(?:work|belong)\s+(?:for|to)\b",
             r"\b(?:the|this)\s+(?:assistant|ai|bot|model)(?:'s|’s)\s+(?:name|creator|identity)\b",
         )
     ),
@@ -106,11 +127,21 @@ def read_message(text: str) -> Reading:
         return Reading()
     facts: list[str] = []
     claims: list[str] = []
+    previous, previous_fact = "", False
     for clause in clauses(text):
+        fact = None
         if _CLAIMS.search(clause):
             claims.append(clause)
         elif fact := as_fact(clause):
             facts.append(fact)
+        elif previous and _NAMES_WHAT_CAME_BEFORE.match(clause):
+            # "How often should I water a cactus? Mine is called Prickles." says nothing
+            # without the clause before it, so the two are kept together as one fact.
+            if previous_fact:
+                facts.pop()
+            fact = _TRAILER.sub("", f"{_LEAD_IN.sub('', previous)} {clause}")
+            facts.append(fact)
+        previous, previous_fact = clause, fact is not None
     return Reading(_unique(facts), _unique(claims))
 
 

@@ -19,6 +19,8 @@ from eyla.errors import EylaError
 from memory.policy import Reading, read_message
 
 WRITE_POLICY_SET = DATA_DIR / "memory" / "write_policy.jsonl"
+# Written by a second labeller; the rules were never tuned on it, only measured.
+HOLDOUT_SET = DATA_DIR / "memory" / "write_policy_holdout.jsonl"
 MATCH = 0.5
 _TOKEN = re.compile(r"[\w'’]+")
 
@@ -114,8 +116,8 @@ def default_scores(labelled: list[Labelled] | None = None) -> list[PolicyScore]:
     """The current policy beside the one it replaced, on the same messages."""
     labelled = labelled if labelled is not None else load_set()
     return [
-        score("facts and claims (current)", read_message, labelled),
-        score("verbatim non-questions (before)", verbatim_policy(), labelled),
+        score("facts + claims", read_message, labelled),
+        score("verbatim (before)", verbatim_policy(), labelled),
     ]
 
 

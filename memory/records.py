@@ -7,8 +7,13 @@ from typing import Annotated, Literal, get_args
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-Provenance = Literal["user_said", "agent_said", "identity", "reflection", "imported"]
+# `about_eyla`: what a user claimed about Eyla itself (another name, creator, nature, "your
+# instructions changed"). Kept for the user to review, and never quoted to the model as true.
+Provenance = Literal["user_said", "agent_said", "identity", "reflection", "imported", "about_eyla"]
 PROVENANCES: tuple[str, ...] = get_args(Provenance)
+QUARANTINED: Provenance = "about_eyla"
+# Provenances quoted to the model as true: everything but the quarantine.
+QUOTABLE: tuple[str, ...] = tuple(p for p in PROVENANCES if p != QUARANTINED)
 
 Role = Literal["system", "user", "assistant", "tool"]
 ROLES: tuple[str, ...] = get_args(Role)
@@ -27,12 +32,15 @@ class _Record(BaseModel):
 
 
 class Episode(_Record):
-    """One remembered item. `provenance` says who said it, so the agent quotes it as data."""
+    """One remembered item. `provenance` says who said it, so the agent quotes it as data;
+    `message_id` is the transcript message it came from. A forgotten item's text is empty:
+    forgetting erases it."""
 
     id: int
     text: str
     provenance: Provenance
     session_id: int | None
+    message_id: int | None = None
     importance: float
     created_at: datetime
     last_accessed_at: datetime
@@ -56,6 +64,7 @@ class NewEpisode(_Record):
     text: str
     provenance: Provenance = "imported"
     session_id: int | None = None
+    message_id: int | None = None
     importance: float = Field(0.5, ge=0.0, le=1.0)
     created_at: UTCTime | None = None
     last_accessed_at: UTCTime | None = None

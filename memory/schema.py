@@ -71,7 +71,8 @@ class SessionRow(Base):
 
 
 class MessageRow(Base):
-    """The transcript. Append-only: the store never updates a message."""
+    """The transcript. The store never edits a message; it deletes one only when the user
+    forgets the memory taken from it."""
 
     __tablename__ = "messages"
     __table_args__ = (CheckConstraint(_one_of("role", ROLES), name="ck_messages_role"),)
@@ -119,6 +120,10 @@ class EpisodeRow(Base):
     provenance: Mapped[str] = mapped_column(String(16), index=True)
     session_id: Mapped[int | None] = mapped_column(
         ForeignKey("sessions.id", ondelete="SET NULL"), index=True
+    )
+    # The transcript message the item was taken from, so forgetting can offer to delete it.
+    message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("messages.id", ondelete="SET NULL", name="fk_episodes_message_id"), index=True
     )
     importance: Mapped[float] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import builtins
 import logging
-from collections.abc import Collection, Sequence
+import os
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
+from itertools import islice
 from pathlib import Path
 from types import TracebackType
+from typing import TextIO
 
 import numpy as np
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, undefer
 
@@ -27,6 +31,8 @@ from memory.embedder import Embedder, SentenceTransformerEmbedder
 from memory.index_cache import IndexCache
 from memory.locking import file_lock
 from memory.records import (
+    QUARANTINED,
+    QUOTABLE,
     Episode,
     Hit,
     ImportReport,
@@ -43,6 +49,8 @@ log = logging.getLogger(__name__)
 
 _LIVE = EpisodeRow.forgotten_at.is_(None)
 _WRITE_CHUNK = 512  # items per transaction when adding many
+_PRIVATE_DIR = 0o700  # the data dir and everything in it are the user's alone
+_PRIVATE_FILE = 0o600
 
 
 class MemoryStore:
@@ -55,6 +63,8 @@ class MemoryStore:
         self._cache = cache
         self._config = config
         self._embedder = embedder
+        # live claims about Eyla, as of history id `_claims_at`; see `_claim_ids`
+        self._claims, self._claims_at = np.empty(0, dtype=np.int64), -1
 
     @classmethod
     def open(
@@ -67,7 +77,9 @@ class MemoryStore:
         home = Path(home).expanduser()
         cache_dir = home / "memory"
         try:
-            cache_dir.mkdir(parents=True, exist_ok=True)
+            cache_dir.mkdir(parents=True, exist_ok=True, mode=_PRIVATE_DIR)
+            for directory in (home, cache_dir):  # mkdir's mode is masked, and older dirs
+                os.chmod(directory, _PRIVATE_DIR)
         except OSError as exc:
             raise EylaError(f"cannot create the memory directory {cache_dir}: {exc}") from exc
         db = Database(database_url(home, config.db_url), config.busy_timeout_s)
@@ -104,12 +116,18 @@ class MemoryStore:
         provenance: str,
         session_id: int | None = None,
         importance: float = 0.5,
+        message_id: int | None = None,
     ) -> Episode | None:
-        """Store `text`; returns the new episode, or None when it duplicates a stored one
-        (same normalised text, or a near-duplicate). The stored one is then refreshed
-        instead: last access set to now, importance raised to the new value if higher."""
+        """Store `text`, taken from transcript message `message_id` if given; returns the new
+        episode, or None when it duplicates a stored one (same normalised text, or a
+        near-duplicate). The stored one is then refreshed instead: last access set to now,
+        importance raised to the new value if higher."""
         item = new_episode(
-            text=text, provenance=provenance, session_id=session_id, importance=importance
+            text=text,
+            provenance=provenance,
+            session_id=session_id,
+            importance=importance,
+            message_id=message_id,
         )
         return self.add_many([item])[0]
 
@@ -135,9 +153,11 @@ class MemoryStore:
     ) -> builtins.list[Hit]:
         """The k best items by relevance + recency + importance, filtered inside FAISS.
 
-        Only the `candidate_pool` most relevant items compete on the full score, so a
-        recent or important but unrelated memory never displaces a relevant one. Returned
-        items have their last access set to now; each Hit shows the item as scored.
+        Claims about Eyla (provenance `about_eyla`) are found only when `provenance` names
+        them: recall quotes search results to the model as true. Only the `candidate_pool`
+        most relevant items compete on the full score, so a recent or important but
+        unrelated memory never displaces a relevant one. Returned items have their last
+        access set to now; each Hit shows the item as scored.
         """
         k = self._config.top_k if k is None else k
         if k < 1:
@@ -150,19 +170,22 @@ class MemoryStore:
         if index is None or len(index) == 0:
             return []  # without loading the embedder
         embedder = self._matching_embedder()
-        allowed = None
+        allowed, excluded = None, np.empty(0, dtype=np.int64)
         if session_id is not None or provenance is not None:
             allowed = self._allowed_ids(session_id, provenance)
+        else:
+            excluded = self._claim_ids()
         query_vector = unit_rows(embedder.embed([query]), embedder.dim)
         pool = max(k, self._config.candidate_pool)
-        _, ids = index.search(query_vector, pool, allowed)
+        _, ids = index.search(query_vector, pool, allowed, excluded.tolist())
         candidates = [int(i) for i in ids[0] if i >= 0]
         with self._db.reading() as session:
             rows = list(
                 session.scalars(
                     select(EpisodeRow)
                     .options(undefer(EpisodeRow.embedding))
-                    .where(_LIVE, EpisodeRow.id.in_(candidates))
+                    # checked again here: the index filter only keeps the pool full
+                    .where(_LIVE, _searchable(provenance), EpisodeRow.id.in_(candidates))
                 )
             )
             # the index finds the candidates; their stored float32 vectors score them
@@ -172,20 +195,38 @@ class MemoryStore:
         self._touch([hit.id for hit in hits])
         return hits
 
-    def forget(self, episode_id: int) -> None:
-        """Soft-delete the item (kept for the audit trail) and drop it from the index.
-        Forgetting an already forgotten item does nothing."""
+    def forget(self, episode_id: int, with_message: bool = False) -> None:
+        """Erase the item, and with `with_message` the transcript message it came from.
+
+        Its text, vector and content hash are overwritten (secure_delete zeroes the old
+        bytes; the write-ahead log is then emptied) and its vector leaves the index and the
+        index file now. The emptied row stays: the audit history refers to it. Forgetting
+        a forgotten item erases nothing more, but still deletes its message if asked.
+        """
         with self._db.writing() as session:
             row = session.get(EpisodeRow, episode_id)
             if row is None:
                 raise EylaError(f"no memory #{episode_id}")
-            if row.forgotten_at is not None:
-                return
-            row.forgotten_at = utcnow()
-            audit.record(session, episode_id, "forget")
-        self._cache.catch_up()
-        self._cache.compact_if_needed()
-        self._cache.checkpoint()
+            erased = row.forgotten_at is None
+            if erased:
+                row.text, row.content_hash, row.embedding = "", "", b""
+                row.forgotten_at = utcnow()
+                audit.record(session, episode_id, "forget")
+            message_id = row.message_id if with_message else None
+            if message_id is not None:
+                transcript.delete_message(session, message_id)
+        if erased:
+            self._cache.catch_up()
+            self._cache.save()
+        if erased or message_id is not None:
+            self._db.truncate_wal()
+
+    def delete_message(self, message_id: int) -> None:
+        """Delete one transcript message for good (its bytes are zeroed, as in `forget`);
+        memories taken from it stay, no longer linked to it."""
+        with self._db.writing() as session:
+            transcript.delete_message(session, message_id)
+        self._db.truncate_wal()
 
     def get(self, episode_id: int) -> Episode:
         with self._db.reading() as session:
@@ -216,9 +257,10 @@ class MemoryStore:
             return [Episode.model_validate(row) for row in session.scalars(query)]
 
     def export_jsonl(self, path: Path) -> int:
-        """Write every live item, with its session and vector, one JSON line each."""
+        """Write every live item, with its session and vector, one JSON line each, to a file
+        only its owner can read (forgotten items have nothing left to write)."""
         count = 0
-        with self._db.reading() as session, Path(path).open("w", encoding="utf-8") as out:
+        with self._db.reading() as session, _private_file(Path(path)) as out:
             rows = session.execute(
                 select(EpisodeRow, SessionRow)
                 .options(undefer(EpisodeRow.embedding))
@@ -234,33 +276,39 @@ class MemoryStore:
 
     def import_jsonl(self, path: Path) -> ImportReport:
         """Add the items of an export (or any JSONL with a `text` per line). Sessions are
-        matched by title and creation time, created when absent; duplicates are skipped."""
-        lines = transfer.read_lines(Path(path))
-        for line in lines:
-            check_text(line.text, "memory text", self._config.max_text_chars)
+        matched by title and creation time, created when absent; duplicates are skipped.
+        The file is read twice, a line at a time: a first pass checks every line, so a bad
+        file imports nothing, without holding the file in memory."""
+        path = Path(path)
+        owners = {
+            (line.session.title, line.session.created_at)
+            for line in self._import_lines(path)
+            if line.session
+        }
         self._matching_embedder()  # refuse before creating any session
         with self._db.writing() as session:
-            sessions = {
-                key: _session_for(session, *key)
-                for key in {(ln.session.title, ln.session.created_at) for ln in lines if ln.session}
-            }
-        items = [
-            NewEpisode(
-                text=line.text,
-                provenance=line.provenance,
-                session_id=sessions[(line.session.title, line.session.created_at)]
-                if line.session
-                else None,
-                importance=line.importance,
-                created_at=line.created_at,
-                last_accessed_at=line.last_accessed_at,
-                embedding=line.vector_bytes(),
-                embedding_model=line.embedding_model,
-            )
-            for line in lines
-        ]
-        added = sum(result is not None for result in self.add_many(items))
-        return ImportReport(added=added, duplicates=len(items) - added)
+            sessions = {key: _session_for(session, *key) for key in owners}
+        added = total = 0
+        lines = self._import_lines(path)
+        while chunk := list(islice(lines, _WRITE_CHUNK)):
+            items = [
+                NewEpisode(
+                    text=line.text,
+                    provenance=line.provenance,
+                    session_id=sessions[(line.session.title, line.session.created_at)]
+                    if line.session
+                    else None,
+                    importance=line.importance,
+                    created_at=line.created_at,
+                    last_accessed_at=line.last_accessed_at,
+                    embedding=line.vector_bytes(),
+                    embedding_model=line.embedding_model,
+                )
+                for line in chunk
+            ]
+            added += sum(result is not None for result in self.add_many(items))
+            total += len(items)
+        return ImportReport(added=added, duplicates=total - added)
 
     def stats(self) -> MemoryStats:
         with self._db.reading() as session:
@@ -335,6 +383,9 @@ class MemoryStore:
 
     # -- internals ----------------------------------------------------------------------
 
+    def _import_lines(self, path: Path) -> Iterator[transfer.ExportedEpisode]:
+        return transfer.read_lines(path, self._config.max_text_chars)
+
     def _embedder_loaded(self) -> Embedder:
         if self._embedder is None:
             self._embedder = SentenceTransformerEmbedder(
@@ -367,6 +418,8 @@ class MemoryStore:
                     self._cache.catch_up(session)
                     for session_id in {item.session_id for item in items} - {None}:
                         transcript.existing(session, session_id)
+                    for message_id in {item.message_id for item in items} - {None}:
+                        transcript.existing_message(session, message_id)
                     inserter = Inserter(session, self._cache.index, embedder, self._config.dedup)
                     rows = inserter.insert(items, vectors)
                     return [None if row is None else Episode.model_validate(row) for row in rows]
@@ -380,13 +433,19 @@ class MemoryStore:
     def _allowed_ids(
         self, session_id: int | None, provenance: Collection[str] | None
     ) -> np.ndarray:
-        query = select(EpisodeRow.id).where(_LIVE)
+        query = select(EpisodeRow.id).where(_LIVE, _searchable(provenance))
         if session_id is not None:
             query = query.where(EpisodeRow.session_id == session_id)
-        if provenance is not None:
-            query = query.where(EpisodeRow.provenance.in_(provenance))
         with self._db.reading() as session:
             return np.fromiter(session.scalars(query), dtype=np.int64)
+
+    def _claim_ids(self) -> np.ndarray:
+        """Ids of the live claims about Eyla, read again only once the history has moved on
+        (every add and forget is in it): most searches then skip the query."""
+        if self._claims_at != self._cache.watermark:
+            self._claims_at = self._cache.watermark
+            self._claims = self._allowed_ids(None, [QUARANTINED])
+        return self._claims
 
     def _touch(self, ids: Sequence[int]) -> None:
         if ids:
@@ -433,6 +492,23 @@ class MemoryStore:
                 names,
                 self._cache.model,
             )
+
+
+def _searchable(provenance: Collection[str] | None) -> ColumnElement[bool]:
+    """Rows a search may return: the provenances asked for, or every quotable one."""
+    return EpisodeRow.provenance.in_(QUOTABLE if provenance is None else provenance)
+
+
+@contextmanager
+def _private_file(path: Path) -> Iterator[TextIO]:
+    """A text file for writing that only its owner can read, from its first byte."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, _PRIVATE_FILE)
+    except OSError as exc:
+        raise EylaError(f"cannot write {path}: {exc}") from exc
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        os.fchmod(fd, _PRIVATE_FILE)  # O_CREAT's mode applies to a new file only
+        yield out
 
 
 def _session_for(session: Session, title: str, created_at: datetime) -> int:

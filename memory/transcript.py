@@ -1,4 +1,4 @@
-"""Sessions, their append-only transcripts and their saved model state (SQL only)."""
+"""Sessions, their transcripts and their saved model state (SQL only)."""
 
 from __future__ import annotations
 
@@ -63,6 +63,11 @@ def append(session: Session, session_id: int, role: str, content: str) -> int:
     return message.id
 
 
+def delete_message(session: Session, message_id: int) -> None:
+    """Delete one message; memories taken from it stay, no longer linked to it."""
+    session.delete(existing_message(session, message_id))
+
+
 def messages(session: Session, session_id: int) -> list[MessageRecord]:
     existing(session, session_id)
     rows = session.scalars(
@@ -90,6 +95,13 @@ def existing(session: Session, session_id: int) -> SessionRow:
     row = session.get(SessionRow, session_id)
     if row is None:
         raise EylaError(f"no session #{session_id}")
+    return row
+
+
+def existing_message(session: Session, message_id: int) -> MessageRow:
+    row = session.get(MessageRow, message_id)
+    if row is None:
+        raise EylaError(f"no message #{message_id}")
     return row
 
 

@@ -2,12 +2,14 @@
 
 Importing needs only `text`; everything else is optional, so hand-written files work
 (provenance then defaults to `imported`). A vector is reused when its model is the store's
-embedder, so a round trip does not re-embed.
+embedder, so a round trip does not re-embed. Lines with provenance `identity` are refused:
+Eyla quotes those to the model as the truth about itself, so a file must not plant them.
 """
 
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterator
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -15,6 +17,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from eyla.errors import EylaError, first_problem
 from memory.records import Provenance, UTCTime
 from memory.schema import EpisodeRow, SessionRow
+from memory.validation import check_text
+
+# Never imported: memories Eyla is told are true of itself (`eyla memory add -p identity`).
+NOT_IMPORTED = "identity"
 
 
 class ExportedSession(BaseModel):
@@ -63,19 +69,33 @@ def export_line(row: EpisodeRow, session: SessionRow | None) -> str:
     return line.model_dump_json()
 
 
-def read_lines(path: Path) -> list[ExportedEpisode]:
-    """Every line validated before anything is written: a bad file imports nothing."""
+def read_lines(path: Path, max_text_chars: int) -> Iterator[ExportedEpisode]:
+    """The file's items, read one line at a time; each bad line is an EylaError naming it.
+    The file is never held whole, so callers that must refuse a bad file before writing
+    anything read it twice: once to check, once to import."""
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
+        file = path.open("rb")  # bytes: pydantic reports invalid UTF-8 on the right line
+    except OSError as exc:
         raise EylaError(f"cannot read {path}: {exc}") from exc
-    episodes = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            episodes.append(ExportedEpisode.model_validate_json(line))
-        except ValidationError as exc:
-            where, what = first_problem(exc, "line")
-            raise EylaError(f"{path}:{number}: {where}: {what}") from exc
-    return episodes
+    with file:
+        for number, line in enumerate(file, start=1):
+            if line.strip():
+                yield _parse(line, f"{path}:{number}", max_text_chars)
+
+
+def _parse(line: bytes, where: str, max_text_chars: int) -> ExportedEpisode:
+    try:
+        episode = ExportedEpisode.model_validate_json(line)
+    except ValidationError as exc:
+        field, what = first_problem(exc, "line")
+        raise EylaError(f"{where}: {field}: {what}") from exc
+    if episode.provenance == NOT_IMPORTED:
+        raise EylaError(
+            f"{where}: provenance {NOT_IMPORTED!r} cannot be imported: Eyla would quote it to "
+            f"the model as true of itself (add one with `eyla memory add -p {NOT_IMPORTED}`)"
+        )
+    try:
+        check_text(episode.text, "memory text", max_text_chars)
+    except EylaError as exc:
+        raise EylaError(f"{where}: {exc}") from exc
+    return episode

@@ -12,7 +12,7 @@ from eyla.errors import EylaError
 from memory import cli
 from memory.config import MemoryConfig
 from memory.store import MemoryStore
-from tests.memory.fakes import HashingEmbedder
+from tests.fakes import HashingEmbedder
 
 
 @pytest.fixture
@@ -45,7 +45,8 @@ def test_add_search_list_forget(run) -> None:
     assert "forgot #1" in run("forget", "1")
     assert "no memories found" in run("search", "dog", "-p", "identity")
     assert "Pixel" not in run("list")
-    assert "Pixel" in run("list", "--forgotten")
+    listed = run("list", "--forgotten")
+    assert "(forgotten)" in listed and "Pixel" not in listed  # forgetting erased the text
 
 
 def test_export_import_stats_rebuild(run, tmp_path: Path) -> None:

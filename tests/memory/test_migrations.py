@@ -14,7 +14,7 @@ from memory.config import MemoryConfig
 from memory.db import Database
 from memory.schema import Base
 from memory.store import MemoryStore
-from tests.memory.fakes import HashingEmbedder
+from tests.fakes import HashingEmbedder
 
 
 def test_migrated_schema_matches_the_models(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ import pytest
 from eyla.errors import EylaError
 from memory.config import MemoryConfig
 from memory.store import MemoryStore
-from tests.memory.fakes import HashingEmbedder
+from tests.fakes import HashingEmbedder
 
 
 def _comparable(path: Path) -> list[dict]:
@@ -23,7 +23,7 @@ def test_export_import_export_round_trips(tmp_path: Path, config: MemoryConfig) 
         chat = source.create_session("about pets")
         source.add("my dog is called Pixel", "user_said", session_id=chat.id, importance=0.9)
         source.add("I should ask about the dog's health", "reflection", session_id=chat.id)
-        source.add("I am Eyla", "identity", importance=1.0)
+        source.add("the user says your name is Max", "about_eyla", importance=1.0)
         forgotten = source.add("an outdated fact", "agent_said")
         assert forgotten is not None
         source.forget(forgotten.id)
