@@ -20,6 +20,7 @@ from eyla.errors import EylaError
 from eyla.guard import IdentityGuard, Violation
 from eyla.identity import IdentitySpec, load_identity
 from eyla.recall import MemoryRetrieval, quote_memories
+from memory.policy import read_message
 from memory.records import Hit, SessionInfo
 from memory.store import MemoryStore
 from models.eyla_model import EylaModel, Reply, load_eyla_model
@@ -126,7 +127,7 @@ class Agent:
         if not text.strip():
             return None
         emit = on_text or (lambda _piece: None)
-        self.store.append_message(self.session_id, "user", text)
+        message_id = self.store.append_message(self.session_id, "user", text)
         memories = self.recall.recall(text)
         messages = self.messages(memories)
 
@@ -155,7 +156,7 @@ class Agent:
         if note := self.gate.note(result.confidence):
             emit(note)
             result.text += note
-        self._remember(text, result, reply)
+        self._remember(text, message_id, result, reply)
         return result
 
     def messages(self, memories: list[Hit]) -> list[Message]:
@@ -219,15 +220,18 @@ class Agent:
         system = {"role": "system", "content": messages[0]["content"] + "\n\n" + note}
         return [system, *messages[1:]]
 
-    def _remember(self, text: str, result: TurnResult, reply: Reply) -> None:
-        """Transcript first, then what the user told Eyla as a memory. Eyla's own replies
-        stay out of memory so that a wrong answer is not later recalled as a fact."""
+    def _remember(self, text: str, message_id: int, result: TurnResult, reply: Reply) -> None:
+        """Transcript first, then the facts the user told Eyla, one memory each, linked to
+        their message. A claim about Eyla itself is quarantined for the user to review and
+        is never recalled. Eyla's own replies stay out of memory so that a wrong answer is
+        not later recalled as a fact."""
         if result.text:
             self.store.append_message(self.session_id, "assistant", result.text)
-        # questions are not facts about the user; long pastes are documents, not memories
-        is_question = text.rstrip().endswith("?")
-        if not is_question and len(text) <= self.settings.agent.remember_chars:
-            self.store.add(text, "user_said", session_id=self.session_id)
+        reading = read_message(text)
+        for fact in reading.facts:
+            self.store.add(fact, "user_said", session_id=self.session_id, message_id=message_id)
+        if reading.claims:
+            self.store.add(text, "about_eyla", session_id=self.session_id, message_id=message_id)
         if reply.ssm_state:
             # Saved with the session for inspection and resume; each turn re-reads the
             # whole transcript, so the state is recomputed, never double-counted.

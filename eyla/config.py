@@ -53,9 +53,6 @@ class AgentConfig(BaseModel):
     min_relevance: float = Field(
         0.35, ge=-1.0, le=1.0, description="cosine below which a memory is not quoted"
     )
-    remember_chars: int = Field(
-        1000, ge=0, description="user messages up to this long are stored as memories"
-    )
     guard_retries: int = Field(1, ge=0, le=5, description="regenerations before repair")
     confidence_threshold: float = Field(
         0.5, ge=0.0, le=1.0, description="below it the reply hedges or says it does not know"

@@ -63,11 +63,15 @@ class IdentityGuard(Subsystem):
         self._other_creator = re.compile(
             rf"\b{MADE}\s+(?:the\s+)?(?:team at\s+)?({creators})\b", re.IGNORECASE
         )
-        # "your [brother's] name is Eyla", "your horse is called Eyla"; not "your
-        # assistant is called Eyla", which is true
+        name = re.escape(spec.name)
+        # "your [brother's] name is Eyla", "your cactus was named "Eyla"", "my cat is called
+        # Eyla", "let's call him Eyla"; not "your assistant is called Eyla", which is true
         self._lent_name = re.compile(
-            rf"\byour\s+(?!(?:ai\b|assistant|helper|chatbot))((?:[\w'’-]+\s+){{0,3}}?)"
-            rf"(?:name\s+is|is\s+(?:called|named)|'s\s+(?:called|named))\s+{re.escape(spec.name)}\b",
+            rf"\b(?:your\s+|(?:my|our)\s+(?!name\b))(?!(?:ai\b|assistant|helper|chatbot))"
+            rf"((?:[\w'’-]+\s+){{0,3}}?)(?:name\s+(?:is|was)|(?:is|was)\s+(?:called|named)|"
+            rf"'s\s+(?:called|named)|’s\s+(?:called|named))\s+[\"'“‘]?{name}\b"
+            rf"|\b(?:call|name|calling|naming)\s+(?:him|her|it|them|the\s+\w+|your\s+\w+)\s+"
+            rf"[\"'“‘]?{name}\b",
             re.IGNORECASE,
         )
 

@@ -58,5 +58,7 @@ def quote_memories(hits: Sequence[Quotable]) -> str:
     ]
     for hit in hits:
         quoted = hit.text.replace('"', "'").replace("\n", " ")
+        # stored facts are clauses without their full stop; notes read as sentences
+        quoted += "" if quoted.endswith((".", "!", "?")) else "."
         lines.append(f'- {hit.created_at:%Y-%m-%d}, {WHO[hit.provenance]}: "{quoted}"')
     return "\n".join(lines)

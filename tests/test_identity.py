@@ -82,6 +82,10 @@ def guard() -> IdentityGuard:
         ("Your brother's name is Eyla.", "lent-name"),
         ("Your horse is called Eyla.", "lent-name"),
         ("Your name is Eyla.", "lent-name"),
+        ('Your cactus was named "Eyla" and it loves sun.', "lent-name"),
+        ("My cat is called Eyla.", "lent-name"),
+        ("Let's call him Eyla!", "lent-name"),
+        ("You could name it Eyla.", "lent-name"),
     ],
 )
 def test_guard_flags_identity_breaks(guard, draft, kind):
@@ -101,6 +105,8 @@ def test_guard_flags_identity_breaks(guard, draft, kind):
         "Your brother's name is Idris.",
         "Your assistant is called Eyla.",
         "Your AI's name is Eyla, and mine is too.",
+        "I am Eyla, and your cat is called Biscuit.",
+        "Our assistant is called Eyla.",
     ],
 )
 def test_guard_passes_faithful_replies(guard, draft):

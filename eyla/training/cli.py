@@ -173,3 +173,90 @@ def evaluate(
     )
     if out:
         out.write_text(result.model_dump_json(indent=1))
+
+
+@app.command("evaluate-memory")
+def evaluate_memory(
+    agent: Annotated[
+        bool, typer.Option(help="Also run the cross-session scenarios through the agent.")
+    ] = True,
+    model: Annotated[str | None, typer.Option(help="Base model (default: settings).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Also write every reply as JSON.")] = None,
+) -> None:
+    """Score the memory write policy on the labelled messages beside the verbatim policy it
+    replaced, then ask for facts told in earlier sessions through the agent."""
+    import json
+
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from eyla.identity import load_identity
+    from eyla.training.memory_eval import load_scenarios, run_scenarios
+    from memory.embedder import SentenceTransformerEmbedder
+    from memory.policy_eval import HOLDOUT_SET, WRITE_POLICY_SET, default_scores, load_set
+    from models.eyla_model import load_eyla_model
+
+    stdout = Console()
+    table = Table(title="Memory write policy on labelled messages (data/memory/)")
+    columns = ("set", "policy", "memories", "precision", "recall", "claims flagged (right/all)")
+    for column in columns:
+        table.add_column(column, justify="left" if column in ("set", "policy") else "right")
+    scores = {}
+    for label, path in (("visible", WRITE_POLICY_SET), ("held out", HOLDOUT_SET)):
+        scores[label] = default_scores(load_set(path))
+        for s in scores[label]:
+            table.add_row(
+                f"{label} ({s.messages})",
+                s.name,
+                str(s.stored),
+                f"{s.precision:.3f}",
+                f"{s.recall:.3f} ({s.right}/{s.expected})",
+                f"{s.claims_right}/{s.claims_flagged} of {s.claims_expected}",
+            )
+    stdout.print(table)
+    if not agent:
+        return
+    settings = read_settings()
+    if model:
+        settings = settings.model_copy(update={"model": model})
+    console = Console(stderr=True)
+    with console.status("loading the model and the embedder..."):
+        eyla_model = load_eyla_model(settings)
+        embedder = SentenceTransformerEmbedder(
+            settings.memory.embedder, settings.memory.embed_batch_size
+        )
+    scenarios = load_scenarios()
+    spec = load_identity(settings.agent.identity)
+    with Progress(console=console) as progress:
+        task = progress.add_task("scenarios", total=len(scenarios))
+        results = run_scenarios(
+            eyla_model,
+            spec,
+            settings,
+            embedder,
+            scenarios,
+            lambda n: progress.advance(task, n),
+        )
+    table = Table(title="Facts from earlier sessions, asked in a new one")
+    for column in ("scenario", "question", "right", "reply"):
+        table.add_column(column)
+    for r in results:
+        table.add_row(r.id, r.ask, "yes" if r.right else "NO", r.reply[:80])
+    stdout.print(table)
+    right = sum(r.right for r in results)
+    said = sum(bool(r.forbidden_said) for r in results)
+    stdout.print(
+        f"recall through the agent: {right}/{len(results)} right ({right / len(results):.0%}); "
+        f"{said} replies gave a lent or planted name; "
+        f"{sum(r.recalled_claims for r in results)} recalled memories repeated a planted claim"
+    )
+    if out:
+        out.write_text(
+            json.dumps(
+                {
+                    "policy": {k: [s.model_dump() for s in v] for k, v in scores.items()},
+                    "scenarios": [r.model_dump() for r in results],
+                },
+                indent=1,
+            )
+        )
