@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import signal
 import sys
 import threading
@@ -12,8 +11,16 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from eyla.config import DecodingConfig, Settings, read_settings
+from eyla.config import Settings
 from eyla.errors import EylaError
+from eyla.options import (
+    MaxNewTokensOpt,
+    ModelOpt,
+    SeedOpt,
+    TemperatureOpt,
+    quiet_libraries,
+    settings_from_flags,
+)
 from eyla.probes.cli import probe
 from eyla.report.cli import report
 from eyla.server.cli import serve
@@ -34,46 +41,13 @@ app.command("probe")(probe)
 app.command("report")(report)
 err = Console(stderr=True)
 
-ModelOpt = Annotated[
-    str | None, typer.Option("--model", help="'embedded', a HF model dir, or a .gguf file.")
-]
-MaxTokensOpt = Annotated[int | None, typer.Option("--max-new-tokens", min=1, help="Reply cap.")]
-TemperatureOpt = Annotated[float | None, typer.Option("--temperature", min=0.0, help="0 = greedy.")]
-SeedOpt = Annotated[int | None, typer.Option("--seed", help="Sampling seed.")]
 SessionOpt = Annotated[
     int | None, typer.Option("--session", help="Continue this session (default: a new one).")
 ]
 
 
-def load_settings(
-    model: str | None = None,
-    max_new_tokens: int | None = None,
-    temperature: float | None = None,
-    seed: int | None = None,
-) -> Settings:
-    settings = read_settings()
-    if model is not None:
-        settings.model = model
-    overrides = {
-        "max_new_tokens": max_new_tokens,
-        "temperature": temperature,
-        "seed": seed,
-    }
-    given = {k: v for k, v in overrides.items() if v is not None}
-    settings.decoding = DecodingConfig(**(settings.decoding.model_dump() | given))
-    return settings
-
-
-def _quiet_libraries() -> None:
-    """Library progress bars and warnings are noise on a warm start; ours show progress."""
-    from models.loading import quiet_transformers
-
-    quiet_transformers()
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
-
-
 def _load_model(settings: Settings):
-    _quiet_libraries()
+    quiet_libraries()
     from models.eyla_model import load_eyla_model
 
     with err.status(f"loading model ({settings.model})..."):
@@ -81,7 +55,7 @@ def _load_model(settings: Settings):
 
 
 def _open_agent(settings: Settings, session: int | None):
-    _quiet_libraries()
+    quiet_libraries()
     from eyla.agent import Agent
 
     with err.status(f"loading Eyla ({settings.model})..."):
@@ -97,7 +71,7 @@ def _write(piece: str) -> None:
 def ask(
     question: Annotated[str, typer.Argument(help="What to ask Eyla; '-' reads stdin.")],
     model: ModelOpt = None,
-    max_new_tokens: MaxTokensOpt = None,
+    max_new_tokens: MaxNewTokensOpt = None,
     temperature: TemperatureOpt = None,
     seed: SeedOpt = None,
     session: SessionOpt = None,
@@ -107,7 +81,7 @@ def ask(
         question = sys.stdin.read()
     if not question.strip():
         raise EylaError("empty prompt: ask a question")
-    settings = load_settings(model, max_new_tokens, temperature, seed)
+    settings = settings_from_flags(model, max_new_tokens, temperature, seed)
     agent = _open_agent(settings, session)
     cancel = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: cancel.set())
@@ -127,13 +101,13 @@ def ask(
 def chat(
     plain: Annotated[bool, typer.Option("--plain", help="Line mode, no TUI.")] = False,
     model: ModelOpt = None,
-    max_new_tokens: MaxTokensOpt = None,
+    max_new_tokens: MaxNewTokensOpt = None,
     temperature: TemperatureOpt = None,
     seed: SeedOpt = None,
     session: SessionOpt = None,
 ) -> None:
     """Talk with Eyla: the terminal UI, or a line-mode chat with --plain."""
-    settings = load_settings(model, max_new_tokens, temperature, seed)
+    settings = settings_from_flags(model, max_new_tokens, temperature, seed)
     if plain:
         from eyla.chat import PlainChat
 
@@ -147,7 +121,7 @@ def chat(
 
     def open_agent():
         # runs on the app's loading screen: no spinner of ours
-        _quiet_libraries()
+        quiet_libraries()
         from eyla.agent import Agent
 
         return Agent.open(settings, session)
@@ -158,7 +132,7 @@ def chat(
 @app.command()
 def info(model: ModelOpt = None) -> None:
     """Print the model, its size, dtype, device, cache path, data dir and subsystems."""
-    settings = load_settings(model)
+    settings = settings_from_flags(model)
     eyla = _load_model(settings)
     base = eyla.base
     rows = {

@@ -14,8 +14,8 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.screen import Screen
 
+from eyla.slash import available
 from tui.chat_screen import ChatScreen
-from tui.commands import available
 from tui.jobs import JobScreen
 from tui.loading import LoadingScreen
 

@@ -11,7 +11,7 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
-from tui.commands import available
+from eyla.slash import help_rows
 
 MOVING = [
     ("enter", "send, or run a /command"),
@@ -36,12 +36,11 @@ class HelpScreen(ModalScreen[None]):
         self.keys = keys
 
     def compose(self) -> ComposeResult:
-        commands = [(c.usage, c.help) for c in available()]
         with Vertical():
             yield Label("Help", classes="title")
             with VerticalScroll():
                 yield Static(two_columns("Keys", [*self.keys, *MOVING]))
-                yield Static(two_columns("Commands", commands))
+                yield Static(two_columns("Commands", help_rows()))
             yield Label("arrows / pageup / pagedown scroll · esc close", classes="hint")
 
     def on_mount(self) -> None:

@@ -1,4 +1,5 @@
-"""What each slash command does; the input line, the palette and the keys all run these."""
+"""What each slash command of `eyla.slash.COMMANDS` does in the TUI; the input line, the
+palette and the keys all run these."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import TYPE_CHECKING
 from textual.binding import Binding
 
 from eyla.errors import EylaError
-from tui.commands import parse
+from eyla.slash import BY_NAME, SWITCHING, deletion, optional_id, parse, required_id
 from tui.conversation import ChatView
 from tui.dialogs import AskScreen, ConfirmScreen
 from tui.help import HelpScreen
@@ -20,12 +21,10 @@ if TYPE_CHECKING:
 
     from tui.chat_screen import ChatScreen
 
-# commands that change the session under a reply, so they wait for it
-SWITCHING = {"new", "sessions", "resume", "delete"}
-TARGETS = "eyla, base, base-raw, hf:PATH, gguf:PATH, openai:URL"
-
 
 class SlashCommands:
+    """One method per command, each taking the typed argument."""
+
     def __init__(self, screen: ChatScreen) -> None:
         self.screen = screen
         self.agent = screen.agent
@@ -74,9 +73,7 @@ class SlashCommands:
         self.app.push_screen(SessionsScreen(self.agent.store, self.agent.session_id), chosen)
 
     async def resume(self, arg: str) -> None:
-        if not arg.isdigit():
-            raise EylaError("usage: /resume ID (or f2 for the session list)")
-        await self.screen.open_session(int(arg))
+        await self.screen.open_session(required_id("resume", arg))
 
     async def rename(self, title: str) -> None:
         def rename(title: str | None) -> None:
@@ -88,18 +85,19 @@ class SlashCommands:
             rename(title)
         else:
             info = self.screen.session_info()
-            ask = AskScreen("Rename this session to:", info.title if info else "")
+            ask = AskScreen(BY_NAME["rename"].ask, info.title if info else "")
             self.app.push_screen(ask, rename)
 
-    async def delete(self, _: str) -> None:
+    async def delete(self, arg: str) -> None:
+        session_id, question = deletion(self.agent, arg)
+
         async def delete(sure: bool | None) -> None:
             if sure:
-                self.agent.store.delete_session(self.agent.session_id)
-                await self.screen.open_session()
+                self.agent.store.delete_session(session_id)
+                if session_id == self.agent.session_id:
+                    await self.screen.open_session()
+                await self._note(f"deleted session {session_id}")
 
-        info = self.screen.session_info()
-        count = info.message_count if info else 0
-        question = f"Delete this session and its {count} messages? Its memories are kept."
         self.app.push_screen(ConfirmScreen(question), delete)
 
     async def remember(self, text: str) -> None:
@@ -110,7 +108,7 @@ class SlashCommands:
         if text:
             remember(text)
         else:
-            self.app.push_screen(AskScreen("Remember:"), remember)
+            self.app.push_screen(AskScreen(BY_NAME["remember"].ask), remember)
 
     async def _remember(self, text: str) -> None:
         store, session = self.agent.store, self.agent.session_id
@@ -123,29 +121,30 @@ class SlashCommands:
         self.app.push_screen(MemoryScreen(self.agent.store, self.screen.store_lock, query))
 
     async def forget(self, arg: str) -> None:
-        if not arg:
+        episode_id = optional_id("forget", arg)
+        if episode_id is None:  # the search screen picks them
             await self.recall("")
             return
-        if not arg.isdigit():
-            raise EylaError("usage: /forget ID (or /recall to search and pick)")
-        await in_thread(self.screen.store_lock, self.agent.store.forget, int(arg))
-        await self._note(f"forgot #{arg}")
+        await in_thread(self.screen.store_lock, self.agent.store.forget, episode_id)
+        await self._note(f"forgot #{episode_id}")
 
     async def identity(self, _: str) -> None:
         await self._note(self.agent.identity.anchor())
 
     async def report(self, _: str) -> None:
-        self._start_job("Contribution report", ["report"])
+        self._start_job("Contribution report", BY_NAME["report"].command_line(""))
 
     async def probe(self, target: str) -> None:
+        command = BY_NAME["probe"]
+
         def probe(target: str | None) -> None:
             if target:
-                self._start_job(f"ICS probe: {target}", ["probe", "--target", target])
+                self._start_job(f"ICS probe: {target}", command.command_line(target))
 
         if target:
             probe(target)
         else:
-            self.app.push_screen(AskScreen(f"Probe which target? {TARGETS}", "eyla"), probe)
+            self.app.push_screen(AskScreen(command.ask, command.suggest), probe)
 
     async def quit(self, _: str) -> None:
         self.app.exit()

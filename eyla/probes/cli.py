@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from eyla.errors import EylaError
+from eyla.options import MaxNewTokensOpt, ModelOpt, quiet_libraries, settings_from_flags
 from eyla.probes.suites import ICS_SUITE, SUITE_NAMES, load_suite
 
 if TYPE_CHECKING:
@@ -59,28 +60,16 @@ def probe(
     judge: Annotated[
         str, typer.Option("--judge", help="'rubric' (deterministic) or openai:URL[?model=NAME].")
     ] = "rubric",
-    model: Annotated[
-        str | None,
-        typer.Option("--model", help="Model of eyla/base/base-raw: 'embedded', a HF dir or .gguf."),
-    ] = None,
-    max_new_tokens: Annotated[
-        int | None, typer.Option("--max-new-tokens", min=1, help="Reply length cap.")
-    ] = None,
+    model: ModelOpt = None,
+    max_new_tokens: MaxNewTokensOpt = None,
 ) -> None:
     """Run the identity probes (ICS-50 and extended suites) against one or more targets."""
-    from eyla.config import read_settings
     from eyla.identity import load_identity
     from eyla.probes.records import RunConfig
 
     targets = list(target or DEFAULT_TARGETS)
     suites = list(dict.fromkeys(suite or [ICS_SUITE]))
-    settings = read_settings()
-    if model is not None:
-        settings.model = model
-    update: dict[str, int] = {"seed": seed}
-    if max_new_tokens is not None:
-        update["max_new_tokens"] = max_new_tokens
-    settings.decoding = settings.decoding.model_copy(update=update)
+    settings = settings_from_flags(model, max_new_tokens, seed=seed)
     identity = load_identity(settings.agent.identity)
     chosen_judge = make_judge(judge, identity)
     out = out or settings.home / "probes" / datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -94,7 +83,7 @@ def probe(
             "sha256": hashlib.sha256(identity.model_dump_json().encode()).hexdigest()[:16],
         },
     )
-    _quiet_libraries()
+    quiet_libraries()
     from eyla.probes.runner import Runner
     from eyla.probes.targets import build_targets, check_target_names
     from models.eyla_model import load_eyla_model
@@ -120,11 +109,3 @@ def make_judge(spec: str, identity: IdentitySpec) -> Judge:
 
         return LLMJudge(ChatClient(Endpoint.parse(rest)), identity)
     raise EylaError(f"unknown judge {spec!r}: use 'rubric' or openai:URL")
-
-
-def _quiet_libraries() -> None:
-    """Library progress bars and warnings would tear through the probe progress bar."""
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()

@@ -13,8 +13,9 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
-from eyla.config import Settings, read_settings
+from eyla.config import Settings
 from eyla.errors import EylaError, first_problem
+from eyla.options import ModelOpt, quiet_libraries, settings_from_flags
 from eyla.report.probes import DEFAULT_PROBES, PROBE_SETS, parse_probes
 from eyla.report.schema import DEFAULT_REPLY_TOKENS, ReportOptions, Thresholds
 from models.shapley import DEFAULT_ORDERS
@@ -70,15 +71,11 @@ def report(
     orders: Annotated[
         int, typer.Option("--orders", help="Random orders for Shapley values past 6 groups.")
     ] = DEFAULT_ORDERS,
-    model: Annotated[
-        str | None, typer.Option("--model", help="'embedded', a HF model dir, or a .gguf file.")
-    ] = None,
+    model: ModelOpt = None,
 ) -> None:
     """Measure how much each subsystem changes what Eyla says, by switching it off."""
     started = time.monotonic()
-    settings = read_settings()
-    if model is not None:
-        settings.model = model
+    settings = settings_from_flags(model)
     try:
         options = ReportOptions(
             out=out or settings.home / "reports" / datetime.now().strftime("%Y%m%d-%H%M%S"),
@@ -130,7 +127,6 @@ def run_report(
 
 def _loader(settings: Settings) -> Callable[[], EylaModel]:
     from models.eyla_model import load_eyla_model
-    from models.loading import quiet_transformers
 
-    quiet_transformers()
+    quiet_libraries()
     return lambda: load_eyla_model(settings)

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from eyla.config import Settings, read_settings
+from eyla.config import Settings
+from eyla.options import ModelOpt, quiet_libraries, settings_from_flags
 from eyla.server.bind import require_key_for
 from eyla.server.limits import QUEUE_SIZE
 
@@ -30,9 +31,7 @@ def serve(
             show_default=False,
         ),
     ] = None,
-    model: Annotated[
-        str | None, typer.Option("--model", help="'embedded', a HF model dir, or a .gguf file.")
-    ] = None,
+    model: ModelOpt = None,
     queue_size: Annotated[
         int,
         typer.Option("--queue-size", min=1, help="Requests that may wait; more get 503."),
@@ -50,17 +49,14 @@ def serve(
     # read here rather than by typer, so that calling serve() directly honours it too
     key = api_key or os.environ.get("EYLA_API_KEY") or None
     require_key_for(host, key)
-    settings = read_settings()
-    if model is not None:
-        settings.model = model
+    settings = settings_from_flags(model)
 
     # the heavy imports wait until the arguments are known to be good
     import uvicorn
 
     from eyla.server.app import create_app
-    from models.loading import quiet_transformers
 
-    quiet_transformers()  # uvicorn logs what the server does
+    quiet_libraries()  # uvicorn logs what the server does
     typer.echo(f"loading Eyla ({settings.model})...", err=True)
     with _conversations(settings, ephemeral) as conversations:
         app = create_app(conversations, api_key=key, queue_size=queue_size)

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from eyla.config import read_settings
+from eyla.options import ModelOpt, quiet_libraries, settings_from_flags
 
 app = typer.Typer(help="Train Eyla's subsystems.", no_args_is_help=True)
 
@@ -19,7 +19,7 @@ def identity(
     batch_size: Annotated[int, typer.Option(min=1, help="Conversations per step.")] = 8,
     lr: Annotated[float, typer.Option(min=0.0, help="Learning rate.")] = 2e-3,
     seed: Annotated[int, typer.Option(help="Seed for data, init and sampling.")] = 0,
-    model: Annotated[str | None, typer.Option(help="Base model (default: settings).")] = None,
+    model: ModelOpt = None,
     out: Annotated[
         Path | None, typer.Option(help="Where to save the trained set (default: data dir).")
     ] = None,
@@ -36,12 +36,13 @@ def identity(
 
     if out is not None and out.resolve().is_relative_to(WEIGHTS_DIR.resolve()):
         raise EylaError(f"refusing to write into the shipped weights ({WEIGHTS_DIR}): use --out")
-    settings = read_settings()
+    settings = settings_from_flags(model)
     spec = load_identity(settings.agent.identity)
     cfg = IdentityTrainConfig(steps=steps, batch_size=batch_size, lr=lr, seed=seed)
     console = Console(stderr=True)
+    quiet_libraries()
     with console.status("loading the base model in float32 for training..."):
-        base = load_base(model or settings.model, cache_dir=settings.cache_dir, dtype="float32")
+        base = load_base(settings.model, cache_dir=settings.cache_dir, dtype="float32")
     out_dir = out or settings.home / "weights" / "identity"
     work_dir = settings.home / "training" / "identity"
     report = train_identity(base, spec, cfg, out_dir, work_dir)
@@ -58,7 +59,7 @@ def calibration(
     max_new_tokens: Annotated[
         int | None, typer.Option(min=1, help="Reply length cap (default: settings).")
     ] = None,
-    model: Annotated[str | None, typer.Option(help="Base model (default: settings).")] = None,
+    model: ModelOpt = None,
     out: Annotated[
         Path | None,
         typer.Option(
@@ -81,12 +82,11 @@ def calibration(
     )
     from eyla.training.calibration_report import metrics_table, splits_table
 
-    settings = read_settings()
-    if model:
-        settings = settings.model_copy(update={"model": model})
+    settings = settings_from_flags(model)
     spec = load_identity(settings.agent.identity)
     cfg = CalibrationConfig(seed=seed, batch_size=batch_size, max_new_tokens=max_new_tokens)
     console = Console(stderr=True)
+    quiet_libraries()
     with console.status("loading the model and its trained subsystems..."):
         eyla, source = load_trained_set(settings)
     console.print(f"subsystems from {source or 'a fresh set (no trained set found)'}")
@@ -108,7 +108,7 @@ def evaluate(
     weights: Annotated[
         Path | None, typer.Option(help="A trained set (default: the one Eyla loads).")
     ] = None,
-    model: Annotated[str | None, typer.Option(help="Base model (default: settings).")] = None,
+    model: ModelOpt = None,
     neutral_questions: Annotated[
         int, typer.Option("--neutral", min=1, help="Checkable neutral questions to ask.")
     ] = 300,
@@ -127,13 +127,12 @@ def evaluate(
     from models.loading import load_base
     from models.subsystem_io import find_saved_set
 
-    settings = read_settings()
+    settings = settings_from_flags(model)
     spec = load_identity(settings.agent.identity)
     console = Console(stderr=True)
+    quiet_libraries()
     with console.status("loading the base model..."):
-        base = load_base(
-            model or settings.model, cache_dir=settings.cache_dir, dtype=settings.dtype
-        )
+        base = load_base(settings.model, cache_dir=settings.cache_dir, dtype=settings.dtype)
     dirs = [weights] if weights else [settings.home / "weights", WEIGHTS_DIR]
     saved = next((s for d in dirs if (s := find_saved_set(d, base.fingerprint))), None)
     if saved is None:
@@ -180,7 +179,7 @@ def evaluate_memory(
     agent: Annotated[
         bool, typer.Option(help="Also run the cross-session scenarios through the agent.")
     ] = True,
-    model: Annotated[str | None, typer.Option(help="Base model (default: settings).")] = None,
+    model: ModelOpt = None,
     out: Annotated[Path | None, typer.Option(help="Also write every reply as JSON.")] = None,
 ) -> None:
     """Score the memory write policy on the labelled messages beside the verbatim policy it
@@ -216,10 +215,9 @@ def evaluate_memory(
     stdout.print(table)
     if not agent:
         return
-    settings = read_settings()
-    if model:
-        settings = settings.model_copy(update={"model": model})
+    settings = settings_from_flags(model)
     console = Console(stderr=True)
+    quiet_libraries()
     with console.status("loading the model and the embedder..."):
         eyla_model = load_eyla_model(settings)
         embedder = SentenceTransformerEmbedder(

@@ -8,10 +8,11 @@ import threading
 import pytest
 from textual.widgets import DataTable, Input, RichLog, Static
 
+from eyla import slash
 from eyla.errors import EylaError
 from tests.fakes import ScriptedModel, fake_contributions
 from tests.tui.helpers import make_agent, make_app, notes, ready, send, until
-from tui import commands, jobs
+from tui import jobs
 from tui.app import EylaApp, _logging_to
 from tui.chat_screen import ChatScreen
 from tui.dialogs import AskScreen, ConfirmScreen
@@ -91,7 +92,7 @@ async def test_remember_and_forget_by_command(store):
         assert store.list() == [] and f"forgot #{episode.id}" in notes(chat)
         await send(pilot, "/forget tea")
         await pilot.pause()
-        assert notes(chat)[-1].startswith("error: usage: /forget ID")
+        assert notes(chat)[-1] == "error: usage: /forget [ID]"
 
 
 async def test_unknown_commands_and_bad_arguments_are_notes_not_crashes(store):
@@ -124,8 +125,45 @@ async def test_identity_and_help_from_the_keyboard(store):
         assert isinstance(app.screen, ChatScreen)
 
 
+async def test_help_lists_the_command_table(store):
+    app = make_app(make_agent(ScriptedModel(["ok"]), store))
+    async with app.run_test(size=(80, 24)) as pilot:
+        chat = await ready(pilot)
+        await chat.run_command("/help")
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen))
+        await pilot.pause()
+        text = "\n".join(str(s.content) for s in app.screen.query(Static))
+        commands = text.partition("\nCommands\n")[2].splitlines()
+        assert [line.split("  ")[0] for line in commands if line.startswith("/")] == [
+            usage for usage, _ in slash.help_rows()
+        ]
+
+
+async def test_delete_with_an_id_asks_then_deletes_that_session_only(store):
+    agent = make_agent(ScriptedModel(["ok"]), store)
+    other = agent.session_id
+    current = agent.new_session()
+    app = make_app(agent)
+    async with app.run_test(size=(80, 24)) as pilot:
+        chat = await ready(pilot)
+        await send(pilot, f"/delete {other}")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("n")
+        await pilot.pause()
+        assert other in {s.id for s in store.list_sessions()}
+        await send(pilot, f"/delete {other}")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await until(pilot, lambda: f"deleted session {other}" in notes(chat))
+        assert {s.id for s in store.list_sessions()} == {current}
+        assert agent.session_id == current
+        await send(pilot, "/delete 999")
+        await pilot.pause()
+        assert notes(chat)[-1] == "error: no session 999"
+
+
 async def test_the_palette_runs_the_same_commands(store, monkeypatch):
-    monkeypatch.setattr(commands, "_installed", lambda module: module == "eyla.probes")
+    monkeypatch.setattr(slash, "_installed", lambda module: module == "eyla.probes")
     app = make_app(make_agent(ScriptedModel(["ok"]), store))
     async with app.run_test(size=(80, 24)) as pilot:
         chat = await ready(pilot)
@@ -165,7 +203,7 @@ PRETEND_PROBE = (
 
 async def test_a_probe_runs_in_the_background_with_progress_and_results(store, monkeypatch):
     monkeypatch.setattr(jobs, "CLI", PRETEND_PROBE)
-    monkeypatch.setattr(commands, "_installed", lambda module: True)
+    monkeypatch.setattr(slash, "_installed", lambda module: True)
     app = make_app(make_agent(ScriptedModel(["ok"]), store))
     async with app.run_test(size=(80, 24)) as pilot:
         await ready(pilot)
