@@ -3,28 +3,38 @@
 persist the message ─► recall memories ─► prompt = identity anchor + quoted memories
 + as much history as fits ─► stream the reply through the identity guard ─► confidence
 gate ─► persist the reply and remember what the user said
+
+Memory retrieval, the identity guard and the confidence gate belong to the model: the first
+agent made on it registers them and later ones share them, while each agent brings its
+own memory store and session. So one model serves many conversations at once (the
+server's, the probes', the report's), each recalling only its own memories.
 """
 
 from __future__ import annotations
 
 import re
+import shutil
 import threading
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-
-import safetensors.torch
+from pathlib import Path
+from typing import NamedTuple, TypeVar
 
 from eyla.confidence import ConfidenceGate
-from eyla.config import DecodingConfig, Settings
+from eyla.config import AgentConfig, DecodingConfig, Settings
 from eyla.errors import EylaError
 from eyla.guard import IdentityGuard, Violation
 from eyla.identity import IdentitySpec, load_identity
 from eyla.recall import MemoryRetrieval, quote_memories
+from memory.embedder import Embedder, SentenceTransformerEmbedder
 from memory.policy import read_message
 from memory.records import Hit, SessionInfo
 from memory.store import MemoryStore
 from models.eyla_model import EylaModel, Reply, load_eyla_model
 from models.generate import Message
+from models.subsystem import Subsystem
 from models.uncertainty import UncertaintyHead
 
 SENTENCE_END = re.compile(r"[.!?][\"')\]]*\s+|\n")
@@ -39,12 +49,24 @@ LENT_NAME_CORRECTION = (
 )
 
 OnText = Callable[[str], None]
+S = TypeVar("S", bound=Subsystem)
 
 
 @dataclass
 class TurnResult:
+    """One turn: the reply as shown (`text`) and what stood behind it.
+
+    `prompt` and `generated` belong to the attempt whose output was shown: the messages the
+    model was given (with the guard's correction note, on a retry) and the text it
+    generated (`Reply.text`), before the guard dropped a sentence, the spec's introduction
+    stood in for an empty reply, or the gate added its note. Whatever measures the model
+    on a turn reads these two, never `text`.
+    """
+
     text: str
     session_id: int
+    prompt: list[Message] = field(default_factory=list)
+    generated: str = ""
     memories: list[Hit] = field(default_factory=list)
     confidence: float | None = None
     violations: list[Violation] = field(default_factory=list)
@@ -53,8 +75,50 @@ class TurnResult:
     notice: str | None = None
 
 
+class AgentSubsystems(NamedTuple):
+    recall: MemoryRetrieval
+    guard: IdentityGuard
+    gate: ConfidenceGate
+
+
+def agent_subsystems(model: EylaModel, identity: IdentitySpec, cfg: AgentConfig) -> AgentSubsystems:
+    """`model`'s memory retrieval, identity guard and confidence gate, registered on first
+    use and shared by every agent after: switching one off reaches every conversation, and
+    the registry lists each once. They are set up once, so an agent asking for other
+    settings or another identity is refused rather than changing its neighbours'."""
+    head = next((s for s in model.subsystems if isinstance(s, UncertaintyHead)), None)
+    wanted = AgentSubsystems(
+        MemoryRetrieval(cfg.recall_k, cfg.min_relevance),
+        IdentityGuard(identity),
+        ConfidenceGate(head, cfg.confidence_threshold),
+    )
+    shared = AgentSubsystems(*(_registered(model, s) for s in wanted))
+    if _setup(shared) != _setup(wanted):
+        raise EylaError(
+            "this model's memory retrieval, identity guard and confidence gate were set up "
+            "with other agent settings or another identity; agents on one model share them"
+        )
+    return shared
+
+
+def _registered(model: EylaModel, subsystem: S) -> S:
+    if subsystem.name not in model.subsystems:
+        model.add(subsystem)
+        return subsystem
+    found = model.subsystems[subsystem.name]
+    if not isinstance(found, type(subsystem)):
+        raise EylaError(f"subsystem '{subsystem.name}' on this model is not the agent's")
+    return found
+
+
+def _setup(subsystems: AgentSubsystems) -> tuple[object, ...]:
+    recall, guard, gate = subsystems
+    return recall.k, recall.min_relevance, guard.spec, gate.head, gate.threshold
+
+
 class Agent:
-    """Eyla's agent loop over one model, one memory store and one identity spec."""
+    """Eyla's agent loop over one conversation: its memory store and session, on a model
+    and identity spec that other agents may share."""
 
     def __init__(
         self,
@@ -68,15 +132,7 @@ class Agent:
         self.store = store
         self.identity = identity
         self.settings = settings
-        cfg = settings.agent
-        head = next((s for s in model.subsystems if isinstance(s, UncertaintyHead)), None)
-        self.recall = MemoryRetrieval(store, cfg.recall_k, cfg.min_relevance)
-        self.guard = IdentityGuard(identity)
-        self.gate = ConfidenceGate(head, cfg.confidence_threshold)
-        for subsystem in (self.recall, self.guard, self.gate):
-            if subsystem.name in model.subsystems:  # a previous agent on the same model
-                model.subsystems.remove(subsystem.name)
-            model.add(subsystem)
+        self.recall, self.guard, self.gate = agent_subsystems(model, identity, settings.agent)
         self.session_id = 0
         if session_id is None:
             self.new_session()
@@ -128,7 +184,7 @@ class Agent:
             return None
         emit = on_text or (lambda _piece: None)
         message_id = self.store.append_message(self.session_id, "user", text)
-        memories = self.recall.recall(text)
+        memories = self.recall.recall(self.store, text)
         messages = self.messages(memories)
 
         result = TurnResult(text="", session_id=self.session_id, memories=memories)
@@ -151,12 +207,14 @@ class Agent:
             shown = self.identity.self_introduction()
             emit(shown)
         result.text = shown.strip()
+        # the loop ended on the attempt that was shown: its prompt, and what it generated
+        result.prompt, result.generated = messages, reply.text
         result.cancelled = reply.cancelled
         result.confidence = self.gate.confidence()
         if note := self.gate.note(result.confidence):
             emit(note)
             result.text += note
-        self._remember(text, message_id, result, reply)
+        self._remember(text, message_id, result)
         return result
 
     def messages(self, memories: list[Hit]) -> list[Message]:
@@ -220,7 +278,7 @@ class Agent:
         system = {"role": "system", "content": messages[0]["content"] + "\n\n" + note}
         return [system, *messages[1:]]
 
-    def _remember(self, text: str, message_id: int, result: TurnResult, reply: Reply) -> None:
+    def _remember(self, text: str, message_id: int, result: TurnResult) -> None:
         """Transcript first, then the facts the user told Eyla, one memory each, linked to
         their message. A claim about Eyla itself is quarantined for the user to review and
         is never recalled. Eyla's own replies stay out of memory so that a wrong answer is
@@ -232,10 +290,72 @@ class Agent:
             self.store.add(fact, "user_said", session_id=self.session_id, message_id=message_id)
         if reading.claims:
             self.store.add(text, "about_eyla", session_id=self.session_id, message_id=message_id)
-        if reply.ssm_state:
-            # Saved with the session for inspection and resume; each turn re-reads the
-            # whole transcript, so the state is recomputed, never double-counted.
-            self.store.save_session_state(self.session_id, safetensors.torch.save(reply.ssm_state))
+
+
+def without_memories(prompt: list[Message], memories: list[Hit]) -> list[Message]:
+    """`prompt` as the agent builds it with memory retrieval off: the same messages, less
+    the quoted `memories` that `Agent.messages` put in the system message."""
+    if not (quoted := quote_memories(memories)):
+        return prompt
+    system = prompt[0]["content"].replace("\n\n" + quoted, "", 1)
+    return [{**prompt[0], "content": system}, *prompt[1:]]
+
+
+class ThrowawayConversations:
+    """Conversations that leave nothing behind, for the probes, the report and `eyla serve
+    --ephemeral`: each gets an agent over its own memory store in a fresh directory under
+    `root`, deleted when the conversation ends.
+
+    Never the user's database, even when their settings name a server. The agents share
+    one model, and the stores one embedder: loading it per conversation would dominate.
+    """
+
+    def __init__(
+        self,
+        model: EylaModel,
+        identity: IdentitySpec,
+        settings: Settings,
+        root: Path,
+        embedder: Embedder | None = None,
+    ) -> None:
+        memory = settings.memory.model_copy(update={"db_url": None})
+        self.settings = settings.model_copy(update={"memory": memory})
+        self.model = model
+        self.identity = identity
+        self.root = root
+        self.embedder = embedder or SentenceTransformerEmbedder(
+            memory.embedder, memory.embed_batch_size
+        )
+        # registered now, so they can be named and switched off before any conversation
+        agent_subsystems(model, identity, self.settings.agent)
+        self._directories: dict[Agent, Path] = {}
+
+    def start(self, title: str = "") -> Agent:
+        """A new conversation: an agent on a new session in a new, empty store."""
+        directory = self.root / f"conversation-{uuid.uuid4().hex[:12]}"
+        store = MemoryStore.open(directory, self.settings.memory, embedder=self.embedder)
+        session_id = store.create_session(title).id
+        agent = Agent(self.model, store, self.identity, self.settings, session_id)
+        self._directories[agent] = directory
+        return agent
+
+    def end(self, agent: Agent) -> None:
+        """Close the conversation's store and delete it."""
+        agent.close()
+        shutil.rmtree(self._directories.pop(agent), ignore_errors=True)
+
+    @contextmanager
+    def conversation(self) -> Iterator[Agent]:
+        agent = self.start()
+        try:
+            yield agent
+        finally:
+            self.end(agent)
+
+    def close(self) -> None:
+        """End every conversation still going."""
+        for agent in list(self._directories):
+            self.end(agent)
 
 
 def _either(*events: threading.Event | None) -> threading.Event:

@@ -21,21 +21,23 @@ WHO = {
 
 
 class MemoryRetrieval(Subsystem):
-    """Finds the memories relevant to a message; switched off, it finds none."""
+    """Finds the memories relevant to a message; switched off, it finds none.
+
+    One per model, like the other subsystems; the store is the conversation's, given with
+    each message, so agents with stores of their own can share the model."""
 
     kind = "memory"
 
-    def __init__(self, store: MemoryStore, k: int, min_relevance: float) -> None:
+    def __init__(self, k: int, min_relevance: float) -> None:
         super().__init__("memory_retrieval")
-        self.store = store
         self.k = k
         self.min_relevance = min_relevance
 
-    def recall(self, text: str) -> list[Hit]:
+    def recall(self, store: MemoryStore, text: str) -> list[Hit]:
         if not self.enabled or self.k == 0:
             return []
         # the embedder reads only a text's start; in a long paste the question is at the end
-        hits = self.store.search(text[-QUERY_CHARS:], k=self.k)
+        hits = store.search(text[-QUERY_CHARS:], k=self.k)
         return [h for h in hits if h.relevance >= self.min_relevance]
 
 

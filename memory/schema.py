@@ -86,18 +86,6 @@ class MessageRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class SessionStateRow(Base):
-    """Opaque per-session blob (the model's SSM state), kept apart so listing is cheap."""
-
-    __tablename__ = "session_states"
-
-    session_id: Mapped[int] = mapped_column(
-        ForeignKey("sessions.id", ondelete="CASCADE"), primary_key=True
-    )
-    state: Mapped[bytes] = mapped_column(LargeBinary)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-
 class EpisodeRow(Base):
     __tablename__ = "episodes"
     __table_args__ = (

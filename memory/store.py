@@ -360,8 +360,8 @@ class MemoryStore:
             transcript.rename(session, session_id, title)
 
     def delete_session(self, session_id: int) -> None:
-        """Hard delete: the session, its transcript and its saved state. Its memories are
-        kept (forget them one by one) and no longer belong to a session."""
+        """Hard delete: the session and its transcript. Its memories are kept (forget them
+        one by one) and no longer belong to a session."""
         with self._db.writing() as session:
             transcript.delete(session, session_id)
 
@@ -372,14 +372,6 @@ class MemoryStore:
     def messages(self, session_id: int) -> builtins.list[MessageRecord]:
         with self._db.reading() as session:
             return transcript.messages(session, session_id)
-
-    def save_session_state(self, session_id: int, state: bytes) -> None:
-        with self._db.writing() as session:
-            transcript.save_state(session, session_id, state)
-
-    def load_session_state(self, session_id: int) -> bytes | None:
-        with self._db.reading() as session:
-            return transcript.load_state(session, session_id)
 
     # -- internals ----------------------------------------------------------------------
 

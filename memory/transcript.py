@@ -1,4 +1,4 @@
-"""Sessions, their transcripts and their saved model state (SQL only)."""
+"""Sessions and their transcripts (SQL only)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from eyla.errors import EylaError
 from memory import audit
 from memory.records import ROLES, MessageRecord, SessionInfo
-from memory.schema import EpisodeRow, MessageRow, SessionRow, SessionStateRow, utcnow
+from memory.schema import EpisodeRow, MessageRow, SessionRow, utcnow
 
 
 def create(session: Session, title: str) -> SessionInfo:
@@ -39,8 +39,8 @@ def rename(session: Session, session_id: int, title: str) -> None:
 
 
 def delete(session: Session, session_id: int) -> None:
-    """Remove the session with its transcript and state. Its memories stay (they are the
-    user's facts, and `forget` removes them), detached from the session."""
+    """Remove the session with its transcript. Its memories stay (they are the user's
+    facts, and `forget` removes them), detached from the session."""
     row = existing(session, session_id)
     detached = session.scalars(
         select(EpisodeRow.id).where(EpisodeRow.session_id == session_id)
@@ -74,21 +74,6 @@ def messages(session: Session, session_id: int) -> list[MessageRecord]:
         select(MessageRow).where(MessageRow.session_id == session_id).order_by(MessageRow.id)
     )
     return [MessageRecord.model_validate(row) for row in rows]
-
-
-def save_state(session: Session, session_id: int, state: bytes) -> None:
-    existing(session, session_id)
-    row = session.get(SessionStateRow, session_id)
-    if row is None:
-        session.add(SessionStateRow(session_id=session_id, state=state))
-    else:
-        row.state, row.updated_at = state, utcnow()
-
-
-def load_state(session: Session, session_id: int) -> bytes | None:
-    existing(session, session_id)
-    row = session.get(SessionStateRow, session_id)
-    return None if row is None else row.state
 
 
 def existing(session: Session, session_id: int) -> SessionRow:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,6 @@ import torch
 from transformers import Cache, DynamicCache
 
 from eyla.config import DATA_DIR, DecodingConfig, Settings
-from eyla.errors import EylaError
 from models.adapter import Adapter
 from models.generate import (
     Message,
@@ -48,9 +47,6 @@ class Reply:
     n_tokens: int = 0
     cancelled: bool = False
     notice: str | None = None
-    # the SSM side-cars' state after the prompt and every generated token but the last
-    # (which was never fed back), keyed "<side-car>.<layer>"; see EylaModel.new_cache
-    ssm_state: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
 class EylaModel:
@@ -87,21 +83,9 @@ class EylaModel:
             for group in sub.param_groups(lr, weight_decay)
         ]
 
-    def new_cache(self, ssm_state: Mapping[str, torch.Tensor] | None = None) -> DynamicCache:
-        """An empty KV cache; with `ssm_state` (from `ssm_state()` or a `Reply`), the SSM
-        side-cars continue from it instead of from zero.
-
-        Continuing makes sense when the new input follows on from what the state has read
-        (the KV cache does not carry over, so attention sees only the new input).
-        """
-        cache = DynamicCache()
-        if ssm_state:
-            for sidecar in self._sidecars():
-                sidecar.restore(cache, _layer_states(ssm_state, sidecar))
-            known = {f"{s.name}.{i}" for s in self._sidecars() for i in s.layers}
-            if strays := sorted(set(ssm_state) - known):
-                raise EylaError(f"SSM state for side-cars that are not attached: {strays}")
-        return cache
+    def new_cache(self) -> DynamicCache:
+        """An empty KV cache: every SSM side-car starts from a zero state."""
+        return DynamicCache()
 
     def ssm_state(self, cache: Cache) -> dict[str, torch.Tensor]:
         """Every side-car layer's state within `cache`, keyed "<side-car>.<layer>"."""
@@ -128,23 +112,23 @@ class EylaModel:
         cfg: DecodingConfig,
         cancel: threading.Event | None = None,
         reply: Reply | None = None,
-        ssm_state: Mapping[str, torch.Tensor] | None = None,
     ) -> Iterator[str]:
-        """Yield the reply to `messages` piece by piece; `reply` collects the totals."""
+        """Yield the reply to `messages` piece by piece; `reply` collects the totals.
+
+        Every generation starts from a fresh cache, the SSM side-cars from a zero state:
+        the prompt holds the whole conversation, so nothing need carry over."""
         reply = reply if reply is not None else Reply()
         prompt = self.prompt(messages, cfg.max_new_tokens)
         reply.notice = prompt.notice
         assembler = TextAssembler(self.tokenizer)
         eos = eos_token_ids(self.tokenizer, self.base.model)
-        cache = self.new_cache(ssm_state)
-        for token in stream_token_ids(self, prompt.input_ids, cfg, eos, cancel, cache):
+        for token in stream_token_ids(self, prompt.input_ids, cfg, eos, cancel):
             reply.n_tokens += 1
             piece = assembler.push(token)
             reply.text += piece
             if piece:
                 yield piece
         reply.cancelled = cancel is not None and cancel.is_set()
-        reply.ssm_state = self.ssm_state(cache)
 
     def _sidecars(self) -> list[SSMSidecar]:
         return [sub for sub in self.subsystems if isinstance(sub, SSMSidecar)]
@@ -186,14 +170,3 @@ def load_eyla_model(settings: Settings) -> EylaModel:
     eyla = EylaModel(base)
     attach_default_set(eyla, (settings.home / "weights", WEIGHTS_DIR))
     return eyla
-
-
-def _layer_states(
-    ssm_state: Mapping[str, torch.Tensor], sidecar: SSMSidecar
-) -> dict[int, torch.Tensor]:
-    head = f"{sidecar.name}."
-    return {
-        int(key.removeprefix(head)): value
-        for key, value in ssm_state.items()
-        if key.startswith(head) and key.removeprefix(head).isdigit()
-    }

@@ -5,8 +5,7 @@ stream text as it forms, and run the same forward pass the subsystems hook into.
 
 Recurrent subsystem state (the SSM side-cars') belongs to the KV cache: a fresh cache
 starts every side-car from a zero state, the prompt's forward runs them as convolutions,
-and each later single-token forward steps them once. To continue from a saved state, pass
-a cache prepared by `EylaModel.new_cache(ssm_state)`.
+and each later single-token forward steps them once.
 """
 
 from __future__ import annotations

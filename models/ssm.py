@@ -29,7 +29,6 @@ from functools import partial
 from typing import Any
 from weakref import WeakKeyDictionary
 
-import safetensors.torch
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -327,21 +326,6 @@ class SSMSidecar(NeuralSubsystem):
                 f"holds {seen}: start the generation with a fresh cache"
             )
         return carry.state
-
-
-def state_to_bytes(state: Mapping[str, torch.Tensor]) -> bytes:
-    """Serialise an SSM state (as `EylaModel.ssm_state` returns it) with safetensors."""
-    return safetensors.torch.save({key: value.contiguous() for key, value in state.items()})
-
-
-def state_from_bytes(data: bytes) -> dict[str, torch.Tensor]:
-    try:
-        state = safetensors.torch.load(data)
-    except Exception as exc:  # safetensors raises its own error type for any bad header
-        raise EylaError(f"corrupt SSM state: {exc}") from exc
-    if not all(value.is_complex() for value in state.values()):
-        raise EylaError("not an SSM state: its tensors are not complex")
-    return state
 
 
 def _running_powers(ratio: torch.Tensor, count: int) -> torch.Tensor:

@@ -9,12 +9,11 @@ import json
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import numpy as np
-import torch
 
 from eyla.config import DecodingConfig
 from eyla.probes.records import TargetInfo
@@ -71,7 +70,6 @@ class ScriptedModel(EylaModel):
         cfg: DecodingConfig,
         cancel: threading.Event | None = None,
         reply: Reply | None = None,
-        ssm_state: Mapping[str, torch.Tensor] | None = None,
     ) -> Iterator[str]:
         reply = reply if reply is not None else Reply()
         self.prompts.append([dict(m) for m in messages])

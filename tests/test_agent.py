@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from eyla.agent import Agent
+from eyla.agent import Agent, without_memories
 from eyla.config import DecodingConfig, Settings
 from eyla.identity import load_identity
 from memory.store import MemoryStore
@@ -181,3 +181,30 @@ def test_odd_and_huge_input_never_breaks_a_turn(store):
     assert agent.turn("a NUL\x00 and a lone \ud800 surrogate") is not None
     assert agent.turn("word " * 20_000 + "What now?") is not None
     assert [m.role for m in store.messages(agent.session_id)] == ["user", "assistant"] * 2
+
+
+def test_the_turn_records_the_prompt_and_the_text_of_the_attempt_shown(store):
+    model = ScriptedModel(["I am ChatGPT, made by OpenAI.", "I am Eyla. Paris, I think."])
+    agent = make_agent(model, store)
+    agent.gate.confidence = lambda: 0.1  # type: ignore[method-assign]
+    result = agent.turn("Capital of France?")
+    assert result.attempts == 2
+    assert (
+        result.prompt == model.prompts[1] and "broke your identity" in result.prompt[0]["content"]
+    )
+    assert result.generated == "I am Eyla. Paris, I think. "
+    assert result.text.startswith("I am Eyla. Paris, I think.\n\n(I don't know")
+
+
+def test_without_memories_takes_only_the_quoted_memories_out_of_the_prompt(store):
+    model = ScriptedModel(["I am ChatGPT.", "Your dog is Pixel."])
+    agent = make_agent(model, store)
+    store.add("My dog is called Pixel", "user_said")
+    result = agent.turn("What is my dog called?")
+    assert result.memories and "Pixel" in result.prompt[0]["content"]
+    bare = without_memories(result.prompt, result.memories)
+    # the retry's note stays: it is what the attempt shown was told
+    note = model.prompts[1][0]["content"].removeprefix(model.prompts[0][0]["content"])
+    assert note and bare[0]["content"] == agent.identity.anchor() + note
+    assert bare[1:] == result.prompt[1:]
+    assert without_memories(result.prompt, []) == result.prompt

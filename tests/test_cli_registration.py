@@ -12,7 +12,7 @@ from eyla.cli import app
 COMMAND_ROW = re.compile(r"^│ ([a-z][\w-]*) ", re.MULTILINE)
 GROUPS = {
     "memory": {"add", "search", "list", "forget", "export", "import", "stats", "rebuild"},
-    "train": {"identity", "evaluate", "calibration"},
+    "train": {"identity", "evaluate", "calibration", "evaluate-memory"},
 }
 
 

@@ -175,10 +175,14 @@ def test_a_variant_regenerates_only_where_its_subsystems_acted(tmp_path: Path):
     assert "ChatGPT" not in shown.text  # repaired: the spec's own introduction
     [turn] = full.turns[item.digest()]
     assert {"identity_guard", "memory_retrieval"} <= turn.acted
-    assert turn.probe.reply == shown.text
+    # the tracer replays what the model wrote after the prompt of the attempt shown (the
+    # retry, with the guard's note), not the introduction that stood in for it
+    assert turn.probe.reply == "I am ChatGPT, made by OpenAI. "
+    assert turn.probe.prompt() == model.prompts[-1]
     assert "Pixel" in turn.probe.prompt()[0]["content"]
     with model.off("memory_retrieval"):
-        assert "Pixel" not in turn.probe.prompt()[0]["content"]
+        system = turn.probe.prompt()[0]["content"]
+    assert "Pixel" not in system and "broke your identity" in system
 
     streams = len(model.prompts)
     [unguarded] = run("no-identity_guard", ("identity_guard",), full).converse(item)

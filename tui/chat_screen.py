@@ -3,9 +3,10 @@
 A reply runs `Agent.turn()` in a thread; each clean sentence it releases arrives here as a
 message and goes into the reply's Markdown stream. Afterwards the side panel shows the
 reply's confidence and memories, and a second thread measures each subsystem's
-contribution. One lock keeps the two threads from using the model at once; the next reply
-(or quitting) stops a measurement still running rather than wait for it. Another lock
-keeps memory commands from using the store while a reply does.
+contribution to what the model wrote, after the prompt it was given (both from the turn's
+record). One lock keeps the two threads from using the model at once; the next reply (or
+quitting) stops a measurement still running rather than wait for it. Another lock keeps
+memory commands from using the store while a reply does.
 """
 
 from __future__ import annotations
@@ -172,16 +173,14 @@ class ChatScreen(Screen[None]):
         self.query_one(MemoryList).hits = result.memories
         bars = self.query_one(ContributionBars)
         bars.values = None
-        if not result.text:
+        if not result.generated.strip():
             bars.status = "no reply to measure"
             return
         bars.status = "measuring..."
-        # the prompt the reply answered: the transcript now ends with the reply itself
-        messages = self.agent.messages(result.memories)
-        if messages[-1]["role"] == "assistant":
-            messages.pop()
+        # what the model saw and wrote, not the reply as shown: that may carry the gate's
+        # hedge or lack a sentence the guard dropped, and a retry's prompt has its note
         self._stop_measuring = threading.Event()
-        self._measure(self._epoch, messages, result.text, self._stop_measuring)
+        self._measure(self._epoch, result.prompt, result.generated, self._stop_measuring)
 
     @work(group="measure")
     async def _measure(

@@ -13,14 +13,14 @@ eyla, base and base-raw share one loaded model. Every conversation starts fresh.
 from __future__ import annotations
 
 import hashlib
-import shutil
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from eyla.agent import Agent, ThrowawayConversations, TurnResult
 from eyla.config import DecodingConfig, Settings
 from eyla.errors import EylaError
 from eyla.identity import IdentitySpec
@@ -105,8 +105,8 @@ class ModelTarget:
 
 
 class AgentTarget:
-    """The full agent. Each conversation gets its own memory store under `workdir`, deleted
-    afterwards, so probing never touches the user's memory and no probe sees another's."""
+    """The full agent. Each conversation gets its own throwaway memory store under
+    `workdir`, so probing never touches the user's memory and no probe sees another's."""
 
     def __init__(
         self,
@@ -117,19 +117,9 @@ class AgentTarget:
         workdir: Path,
         embedder: Embedder | None = None,
     ) -> None:
-        from memory.embedder import SentenceTransformerEmbedder
-
         self.name = name
         self.model = model
-        self.identity = identity
-        # never the user's database, even when their settings name a server
-        memory = settings.memory.model_copy(update={"db_url": None})
-        self.settings = settings.model_copy(update={"memory": memory})
-        self.workdir = workdir
-        # one embedder for every store: loading it per conversation would dominate the run
-        self.embedder = embedder or SentenceTransformerEmbedder(
-            memory.embedder, memory.embed_batch_size
-        )
+        self.conversations = ThrowawayConversations(model, identity, settings, workdir, embedder)
 
     def info(self) -> TargetInfo:
         base = self.model.base
@@ -143,39 +133,32 @@ class AgentTarget:
         )
 
     def converse(self, item: Item) -> list[Reply]:
-        from eyla.agent import Agent
+        with self.conversations.conversation() as agent:
+            return [Reply(result.text, turn_notes(result)) for result in play(agent, item)]
 
-        with self._store() as store:
-            agent = Agent(self.model, store, self.identity, self.settings)
-            for memory in item.memories:
-                store.add(memory, "imported")
-            for message in item.history:
-                store.append_message(agent.session_id, message.role, message.content)
-            replies = []
-            for turn in item.turns:
-                result = agent.turn(turn.text)
-                if result is None:  # only for blank input, which suites cannot hold
-                    raise EylaError(f"{item.id}: the agent ignored a blank turn")
-                notes = {
-                    "violations": [f"{v.kind}: {v.evidence}" for v in result.violations],
-                    "attempts": result.attempts,
-                    "memories": [m.text for m in result.memories],
-                    "confidence": result.confidence,
-                }
-                replies.append(Reply(result.text, notes))
-            return replies
 
-    @contextmanager
-    def _store(self) -> Iterator[Any]:
-        from memory.store import MemoryStore
+def play(agent: Agent, item: Item) -> Iterator[TurnResult]:
+    """`item` in `agent`'s new conversation: its memories stored and its transcript
+    seeded, then one turn per probe turn."""
+    for memory in item.memories:
+        agent.store.add(memory, "imported")
+    for message in item.history:
+        agent.store.append_message(agent.session_id, message.role, message.content)
+    for turn in item.turns:
+        result = agent.turn(turn.text)
+        if result is None:  # only for blank input, which suites cannot hold
+            raise EylaError(f"{item.id}: the agent ignored a blank turn")
+        yield result
 
-        directory = self.workdir / f"conversation-{uuid.uuid4().hex[:12]}"
-        store = MemoryStore.open(directory, self.settings.memory, embedder=self.embedder)
-        try:
-            yield store
-        finally:
-            store.close()
-            shutil.rmtree(directory, ignore_errors=True)
+
+def turn_notes(result: TurnResult) -> dict[str, Any]:
+    """What an attempt records about the agent's turn beside its reply."""
+    return {
+        "violations": [f"{v.kind}: {v.evidence}" for v in result.violations],
+        "attempts": result.attempts,
+        "memories": [m.text for m in result.memories],
+        "confidence": result.confidence,
+    }
 
 
 class OpenAITarget:

@@ -55,8 +55,8 @@ def build_report(
     )
     settings = settings.model_copy(update={"decoding": decoding})
     workdir = options.out / "memory"
+    # the run registers the agent's own subsystems on the model, so groups can name them
     full = AgentRun(FULL, model, identity, settings, workdir, embedder)
-    full.register()
     groups = resolve_groups(model.subsystems, options.subsystems)
     recall = [s.name for s in model.subsystems if isinstance(s, MemoryRetrieval)]
     tracer = AblationTracer(model, groups, recall, orders=options.orders, seed=options.seed)

@@ -2,9 +2,10 @@
 
     SharedStore      the default: every conversation is a session in the data dir's memory
                      store, so Eyla remembers across conversations as in the terminal
-    ThrowawayStores  `eyla serve --ephemeral`: each conversation gets its own memory store
-                     in a temporary directory, so no conversation recalls another's and the
-                     data dir's memory is never opened (probes, scanners, shared demos)
+    ThrowawayStores  `eyla serve --ephemeral`: each conversation gets its own agent and
+                     memory store in a temporary directory, so no conversation recalls
+                     another's and the data dir's memory is never opened (probes, scanners,
+                     shared demos); the agents share the one model
 
 Either way the session's transcript first catches up with the earlier messages the client
 sent (`catch_up`), so a client that resends the whole conversation, as OpenAI clients do,
@@ -15,21 +16,18 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-import uuid
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Protocol
 
-from eyla.agent import Agent
+from eyla.agent import Agent, ThrowawayConversations
 from eyla.config import DecodingConfig, Settings
 from eyla.errors import EylaError
 from eyla.identity import IdentitySpec
 from eyla.server.limits import KEPT_CONVERSATIONS
 from memory.embedder import Embedder
-from memory.store import MemoryStore
 from models.eyla_model import EylaModel
 from models.generate import Message
 
@@ -109,22 +107,16 @@ class SharedStore:
         return min(titled) if titled else self.agent.store.create_session(key).id
 
 
-@dataclass
-class _Throwaway:
-    store: MemoryStore
-    directory: Path
-    session_id: int
-
-
 class ThrowawayStores:
-    """A memory store per conversation, under one temporary directory that `close` deletes.
+    """A throwaway conversation (`ThrowawayConversations`) per conversation, under one
+    temporary directory that `close` deletes.
 
-    A named conversation (`user`, or the header, read as a title) keeps its store across
-    turns, up to `keep` conversations; the least recently used is then deleted, and if it
-    comes back it starts again from the messages its client resends. A request that names
-    no conversation is one on its own, as in OpenAI's stateless API: its store goes when
-    its turn ends. This mirrors the probe runner's `eyla` target, which gives every
-    conversation a fresh store too.
+    A named conversation (`user`, or the header, read as a title) keeps its agent and store
+    across turns, up to `keep` conversations; the least recently used is then deleted, and
+    if it comes back it starts again from the messages its client resends. A request that
+    names no conversation is one on its own, as in OpenAI's stateless API: its store goes
+    when its turn ends. The probe runner's `eyla` target plays every conversation the same
+    way.
     """
 
     def __init__(
@@ -135,49 +127,31 @@ class ThrowawayStores:
         embedder: Embedder | None = None,
         keep: int = KEPT_CONVERSATIONS,
     ) -> None:
-        from memory.embedder import SentenceTransformerEmbedder
-
-        self.model = model
-        self.identity = identity
-        # never the user's database, even when their settings name a server
-        memory = settings.memory.model_copy(update={"db_url": None})
-        self.settings = settings.model_copy(update={"memory": memory})
-        # one embedder for every store: loading it per conversation would dominate
-        self.embedder = embedder or SentenceTransformerEmbedder(
-            memory.embedder, memory.embed_batch_size
-        )
-        self.keep = keep
         self.root = Path(tempfile.mkdtemp(prefix="eyla-ephemeral-"))
-        self._named: OrderedDict[str, _Throwaway] = OrderedDict()
-        self._anonymous: _Throwaway | None = None
+        self.conversations = ThrowawayConversations(model, identity, settings, self.root, embedder)
+        self.keep = keep
+        self._named: OrderedDict[str, Agent] = OrderedDict()
+        self._anonymous: Agent | None = None
 
     @property
     def decoding(self) -> DecodingConfig:
-        return self.settings.decoding
+        return self.conversations.settings.decoding
 
     def open(self, key: SessionKey) -> Agent:
         if key is None:
-            self._anonymous = self._create("")
-            conversation = self._anonymous
-        else:
-            conversation = self._conversation(str(key))
-        # a fresh agent per turn, so the subsystems registered on the shared model are
-        # always the running turn's (its memory retrieval reads this store)
-        return Agent(
-            self.model, conversation.store, self.identity, self.settings, conversation.session_id
-        )
+            self._anonymous = self.conversations.start()
+            return self._anonymous
+        return self._conversation(str(key))
 
     def release(self, key: SessionKey) -> None:
         if key is None and self._anonymous is not None:
-            _delete(self._anonymous)
+            self.conversations.end(self._anonymous)
             self._anonymous = None
 
     def close(self) -> None:
-        for conversation in self._named.values():
-            conversation.store.close()
-        if self._anonymous is not None:
-            self._anonymous.store.close()
+        self.conversations.close()
         self._named.clear()
+        self._anonymous = None
         shutil.rmtree(self.root, ignore_errors=True)
 
     def __enter__(self) -> ThrowawayStores:
@@ -191,21 +165,11 @@ class ThrowawayStores:
     ) -> None:
         self.close()
 
-    def _conversation(self, title: str) -> _Throwaway:
+    def _conversation(self, title: str) -> Agent:
         if title in self._named:
             self._named.move_to_end(title)
             return self._named[title]
-        conversation = self._named[title] = self._create(title)
+        agent = self._named[title] = self.conversations.start(title)
         while len(self._named) > self.keep:
-            _delete(self._named.popitem(last=False)[1])
-        return conversation
-
-    def _create(self, title: str) -> _Throwaway:
-        directory = self.root / uuid.uuid4().hex
-        store = MemoryStore.open(directory, self.settings.memory, embedder=self.embedder)
-        return _Throwaway(store, directory, store.create_session(title).id)
-
-
-def _delete(conversation: _Throwaway) -> None:
-    conversation.store.close()
-    shutil.rmtree(conversation.directory, ignore_errors=True)
+            self.conversations.end(self._named.popitem(last=False)[1])
+        return agent

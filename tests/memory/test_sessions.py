@@ -1,15 +1,11 @@
-"""Sessions, the append-only transcript and the saved model state."""
+"""Sessions and the append-only transcript."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import pytest
 
 from eyla.errors import EylaError
-from memory.config import MemoryConfig
 from memory.store import MemoryStore
-from tests.fakes import HashingEmbedder
 
 
 def test_transcript_keeps_order_and_roles(store: MemoryStore) -> None:
@@ -52,10 +48,9 @@ def test_sessions_listed_most_recent_first_and_renamed(store: MemoryStore) -> No
         store.rename_session(newer.id, "x" * 201)
 
 
-def test_delete_session_takes_transcript_and_state_keeps_memories(store: MemoryStore) -> None:
+def test_delete_session_takes_transcript_keeps_memories(store: MemoryStore) -> None:
     chat = store.create_session("doomed")
     store.append_message(chat.id, "user", "my dog is called Pixel")
-    store.save_session_state(chat.id, b"\x00ssm")
     episode = store.add("my dog is called Pixel", "user_said", session_id=chat.id)
     assert episode is not None
 
@@ -63,19 +58,8 @@ def test_delete_session_takes_transcript_and_state_keeps_memories(store: MemoryS
 
     assert store.list_sessions() == []
     assert store.stats().messages == 0
-    with pytest.raises(EylaError):
-        store.load_session_state(chat.id)
+    with pytest.raises(EylaError, match=f"no session #{chat.id}"):
+        store.messages(chat.id)
     kept = store.get(episode.id)
     assert kept.session_id is None
     assert store.search("dog", k=1)[0].id == episode.id
-
-
-def test_session_state_round_trips_and_overwrites(home: Path, config: MemoryConfig) -> None:
-    blob = bytes(range(256)) * 1000
-    with MemoryStore.open(home, config, HashingEmbedder()) as store:
-        chat = store.create_session()
-        assert store.load_session_state(chat.id) is None
-        store.save_session_state(chat.id, b"old")
-        store.save_session_state(chat.id, blob)
-    with MemoryStore.open(home, config, HashingEmbedder()) as store:
-        assert store.load_session_state(chat.id) == blob

@@ -121,3 +121,16 @@ def test_an_evicted_conversation_starts_again_from_what_its_client_resends(throw
         "Noted.",
         "What is my dog called?",
     ]
+
+
+def test_an_ephemeral_conversation_keeps_its_agent_on_the_one_model(throwaway):
+    stores, model = throwaway
+    registered = model.subsystems.names
+    assert "memory_retrieval" in registered  # registered once, when the server started
+    agents = []
+    for key in ("alice", "bob", "alice", None):
+        agents.append(stores.open(key))
+        stores.release(key)
+    assert agents[2] is agents[0]  # a named conversation's agent lasts across turns
+    assert len({id(agent) for agent in agents}) == 3
+    assert model.subsystems.names == registered

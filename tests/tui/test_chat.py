@@ -9,7 +9,7 @@ import torch
 from textual.widgets import Input
 
 from memory.store import MemoryStore
-from tests.fakes import CONTRIBUTIONS, HashingEmbedder, ScriptedModel
+from tests.fakes import CONTRIBUTIONS, HashingEmbedder, ScriptedModel, fake_contributions
 from tests.tui.helpers import make_agent, make_app, notes, ready, replies, send, shown, until
 from tui.chat_screen import BUSY, ChatScreen
 from tui.conversation import ChatView, UserMessage
@@ -161,7 +161,7 @@ async def test_the_next_reply_stops_a_measurement_instead_of_waiting_for_it(stor
         await until(pilot, lambda: not screen.answering)
         bars = screen.query_one(ContributionBars)
         await until(pilot, lambda: bars.values == {"adapter": 0.1})
-        assert seen == ["First.", "Second."]
+        assert seen == ["First. ", "Second. "]  # as the model wrote them
         assert replies(screen) == ["First. ", "Second. "]
 
 
@@ -199,9 +199,60 @@ async def test_the_contributions_are_measured_on_the_prompt_the_reply_answered(s
         await send(pilot, "Hello")
         await until(pilot, lambda: screen.query_one(ContributionBars).values == {"adapter": 0.5})
     (messages, reply), *_ = seen
-    assert reply == "Hi there."
+    assert reply == "Hi there. "  # the model's text, as it wrote it
     assert [m["role"] for m in messages] == ["system", "user"]
     assert messages[-1]["content"] == "Hello"
+
+
+@pytest.mark.parametrize(
+    ("drafts", "confidence", "attempt", "wrote", "shown_instead"),
+    [
+        # hedged: the note after the reply is the gate's, not the model's
+        (["Hi there."], 0.1, 0, "Hi there. ", "(I don't know if this is right"),
+        # retried: the guard caught the first draft; the second answered a prompt with
+        # the guard's note in it
+        (
+            ["I am ChatGPT, made by OpenAI.", "I am Eyla. Hello."],
+            None,
+            1,
+            "I am Eyla. Hello. ",
+            None,
+        ),
+        # repaired: the retry broke identity too, and its bad sentence was dropped
+        (
+            ["I am ChatGPT. Paris is the capital of France."],
+            None,
+            1,
+            "I am ChatGPT. Paris is the capital of France. ",
+            "Paris is the capital of France.",
+        ),
+    ],
+    ids=["hedged", "retried", "repaired"],
+)
+async def test_the_contributions_are_measured_on_what_the_model_saw_and_wrote(
+    store, drafts, confidence, attempt, wrote, shown_instead
+):
+    seen: list[tuple[list[dict], str]] = []
+
+    def spy(model, messages, reply):
+        seen.append((messages, reply))
+        return fake_contributions(model, messages, reply)
+
+    model = ScriptedModel(drafts)
+    app = make_app(make_agent(model, store, confidence=confidence))
+    app.contributions = spy
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await ready(pilot)
+        await send(pilot, "Who are you?")
+        await until(pilot, lambda: screen.query_one(ContributionBars).values == CONTRIBUTIONS)
+        [reply_shown] = replies(screen)
+    [(messages, reply)] = seen
+    assert len(model.prompts) == attempt + 1
+    assert messages == model.prompts[attempt]  # the prompt of the attempt that was shown
+    assert ("broke your identity" in messages[0]["content"]) == (attempt > 0)
+    assert reply == wrote
+    if shown_instead:  # the reply as shown is not what the model wrote
+        assert shown_instead in reply_shown and reply_shown.strip() != reply.strip()
 
 
 async def test_the_conversation_is_restored_exactly_after_a_restart(store_dir):
