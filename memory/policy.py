@@ -67,6 +67,7 @@ _NAMES_WHAT_CAME_BEFORE = re.compile(
     r".*\b(?:called|named|(?-i:[A-Z][\w-]+))",
     re.IGNORECASE,
 )
+_NOUN_PHRASE = re.compile(r"\b(?:my|our|a|an)\s+[\w'’-]+", re.IGNORECASE)
 _REPORTED = re.compile(r"\b(?:says|said|keeps\s+saying|told\s+me|asked\s+me)\b", re.IGNORECASE)
 # A clause that trails off on its verb or a bare pronoun ("my partner isn't", "I picked
 # it") states nothing by itself.
@@ -139,7 +140,10 @@ def read_message(text: str) -> Reading:
             # without the clause before it, so the two are kept together as one fact.
             if previous_fact:
                 facts.pop()
-            fact = _TRAILER.sub("", f"{_LEAD_IN.sub('', previous)} {clause}")
+                fact = f"{_LEAD_IN.sub('', previous)} {clause}"
+            else:  # from a request or question, only the thing it names: "my car: It's..."
+                fact = f"{_antecedent(previous)}: {clause}"
+            fact = _TRAILER.sub("", fact)
             facts.append(fact)
         previous, previous_fact = clause, fact is not None
     return Reading(_unique(facts), _unique(claims))
@@ -179,6 +183,12 @@ def as_fact(clause: str) -> str | None:
     ):
         return None
     return fact
+
+
+def _antecedent(clause: str) -> str:
+    """The last thing a clause names ("my car", "a cactus"), without its punctuation."""
+    found = list(_NOUN_PHRASE.finditer(clause))
+    return (found[-1].group(0) if found else clause).rstrip(" ?!.,")
 
 
 def _unique(items: list[str]) -> list[str]:

@@ -18,12 +18,11 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from eyla.agent import Agent
+from eyla.agent import ThrowawayConversations
 from eyla.config import DATA_DIR, Settings
 from eyla.errors import EylaError
 from eyla.identity import IdentitySpec
 from memory.embedder import Embedder
-from memory.store import MemoryStore
 from models.eyla_model import EylaModel
 
 SCENARIOS = DATA_DIR / "memory" / "recall_scenarios.jsonl"
@@ -73,17 +72,17 @@ def run_scenarios(
     scenarios: list[Scenario],
     advance: Callable[[int], None] = lambda _n: None,
 ) -> list[ScenarioResult]:
-    """Each scenario on its own throwaway store, so no scenario sees another's memories."""
+    """Each scenario in its own throwaway conversation (an empty store), so no scenario
+    sees another's memories."""
     setup = settings.decoding.model_copy(update={"max_new_tokens": SETUP_REPLY_TOKENS})
     ask = settings.decoding.model_copy(
         update={"max_new_tokens": min(ANSWER_TOKENS, settings.decoding.max_new_tokens)}
     )
     results = []
-    for scenario in scenarios:
-        with tempfile.TemporaryDirectory(prefix="eyla-recall-") as home:
-            store = MemoryStore.open(Path(home), settings.memory, embedder=embedder)
-            try:
-                agent = Agent(model, store, identity, settings)
+    with tempfile.TemporaryDirectory(prefix="eyla-recall-") as root:
+        conversations = ThrowawayConversations(model, identity, settings, Path(root), embedder)
+        for scenario in scenarios:
+            with conversations.conversation() as agent:
                 for text in scenario.tell:
                     agent.turn(text, decoding=setup)
                 for text in scenario.between:
@@ -91,11 +90,9 @@ def run_scenarios(
                     agent.turn(text, decoding=setup)
                 agent.new_session()
                 result = agent.turn(scenario.ask, decoding=ask)
-            finally:
-                store.close()
-        assert result is not None  # the question is never empty
-        results.append(_judge(scenario, result.text, [hit.text for hit in result.memories]))
-        advance(1)
+            assert result is not None  # the question is never empty
+            results.append(_judge(scenario, result.text, [hit.text for hit in result.memories]))
+            advance(1)
     return results
 
 

@@ -96,3 +96,12 @@ def test_policy_meets_its_targets_on_the_labelled_set_beside_the_old_one() -> No
     assert current.claim_recall >= 0.9 and current.claim_precision >= 0.9
     # the verbatim policy stores whole messages, so it is measurably worse on both
     assert before.precision < current.precision and before.recall < current.recall
+
+
+def test_a_clause_that_names_the_thing_before_it_keeps_that_thing() -> None:
+    assert read_message("How often should I water a cactus? Mine is called Prickles.").facts == [
+        "a cactus: Mine is called Prickles"
+    ]
+    assert read_message("We got a dog! A collie called Wellington. What should he eat?").facts == [
+        "We got a dog! A collie called Wellington"
+    ]
