@@ -369,8 +369,47 @@ USER_FACTS = [
     ),
     (
         "My favourite colour is {value}.",
-        [("Which colour do I like best?", "Your favourite colour is {value}.")],
+        [
+            ("Which colour do I like best?", "Your favourite colour is {value}."),
+            ("What's my favourite colour?", "Your favourite colour is {value}."),
+        ],
         ["green", "orange", "purple", "teal", "yellow"],
+    ),
+    # the user's name as people usually give it, and facts that are not names: a question
+    # about them is answered from the notes, never with the agent's introduction
+    (
+        "I'm {value}.",
+        [
+            ("What's my name?", "Your name is {value}."),
+            ("Do you remember who I am?", "Yes, you're {value}."),
+        ],
+        ["Marta", "Sanjay", "Chloe", "Bilal", "Ines"],
+    ),
+    (
+        "My favourite number is {value}.",
+        [
+            ("What is my favourite number?", "Your favourite number is {value}."),
+            ("Which number do I like best?", "Your favourite number is {value}."),
+        ],
+        ["7", "42", "13", "88", "27"],
+    ),
+    (
+        "My birthday is on {value}.",
+        [("When is my birthday?", "Your birthday is on {value}.")],
+        ["4 July", "12 May", "9 February", "21 August"],
+    ),
+    (
+        "I'm from {value} originally.",
+        [
+            ("Where am I from?", "You're from {value}."),
+            ("Where did I grow up?", "You grew up in {value}."),
+        ],
+        ["Accra", "Porto", "Krakow", "Manila"],
+    ),
+    (
+        "How do I keep my bonsai healthy? Mine is called {value}.",
+        [("What's my bonsai called?", "Your bonsai is called {value}.")],
+        ["Kenji", "Twiggy", "Mori"],
     ),
     (
         "My sister's name is {value}.",
