@@ -26,10 +26,11 @@ def eyla_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture(scope="session")
 def embedded_base():
-    """SmolLM2-135M-Instruct, converted once and shared by the whole session."""
+    """SmolLM2-135M-Instruct, converted once and shared by the whole session, in the dtype
+    Eyla's settings name (`EYLA_DTYPE=float32 make test` runs the suite in float32)."""
     from models.loading import load_base
 
-    return load_base("embedded", cache_dir=TEST_CACHE)
+    return load_base("embedded", cache_dir=TEST_CACHE, dtype=os.environ.get("EYLA_DTYPE", "auto"))
 
 
 @pytest.fixture

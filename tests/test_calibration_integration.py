@@ -12,7 +12,9 @@ from eyla.training.calibration_data import CalibrationItem
 from eyla.training.calibration_generate import Generated, generate
 from eyla.training.calibration_judge import is_right
 from models.eyla_model import EylaModel, attach_default_set
+from models.loading import load_base
 from models.uncertainty import UncertaintyHead
+from tests.conftest import TEST_CACHE
 
 pytestmark = pytest.mark.integration
 
@@ -26,8 +28,11 @@ ITEMS = [
 
 
 @pytest.fixture(scope="module")
-def embedded_eyla(embedded_base) -> EylaModel:
-    model = EylaModel(embedded_base)
+def embedded_eyla() -> EylaModel:
+    """In float32 whatever the suite's dtype: the test is about our batching code, and in
+    bfloat16 a batched product rounds differently from one row's often enough to flip a
+    sampled token near a tie (how often depends on the CPU's kernels)."""
+    model = EylaModel(load_base("embedded", cache_dir=TEST_CACHE, dtype="float32"))
     attach_default_set(model)
     yield model
     model.detach_all()
@@ -53,8 +58,9 @@ def test_batched_answers_and_states_are_what_the_agent_streams(embedded_eyla):
         same += 1
         cosine = torch.cosine_similarity(state, done[item.id].hidden, dim=0)
         assert cosine > 0.999, (item.id, float(cosine))
-    # bfloat16 batched products round differently from one row's, and a sampled token
-    # that sits near a tie can then flip and the reply go its own way (one of these five
-    # did with the shipped set); every other reply, and its state, is the agent's
+    # batched products still round differently from one row's in float32, so a sampled
+    # token at an exact tie could flip: one of the five may go its own way
     assert same >= len(ITEMS) - 1, f"only {same} of {len(ITEMS)} replies as streamed"
-    assert is_right(ITEMS[0], done["france"].text), done["france"].text
+    checkable = [item for item in ITEMS if not item.unanswerable]
+    right = [item.id for item in checkable if is_right(item, done[item.id].text)]
+    assert len(right) >= 2, {item.id: done[item.id].text for item in checkable}
