@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -25,6 +26,7 @@ MATCH = 0.5
 _TOKEN = re.compile(r"[\w'’]+")
 
 Policy = Callable[[str], Reading]
+Row = TypeVar("Row", bound=BaseModel)
 
 
 class Labelled(BaseModel):
@@ -67,12 +69,17 @@ class PolicyScore(BaseModel):
         return self.claims_right / self.claims_expected if self.claims_expected else 1.0
 
 
-def load_set(path: Path = WRITE_POLICY_SET) -> list[Labelled]:
+def read_jsonl(path: Path, row: type[Row]) -> list[Row]:
+    """Every non-blank line of a labelled JSONL file, validated as `row`."""
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
         raise EylaError(f"cannot read {path}: {exc.strerror}") from exc
-    return [Labelled.model_validate_json(line) for line in lines if line.strip()]
+    return [row.model_validate_json(line) for line in lines if line.strip()]
+
+
+def load_set(path: Path = WRITE_POLICY_SET) -> list[Labelled]:
+    return read_jsonl(path, Labelled)
 
 
 def verbatim_policy(remember_chars: int = 1000) -> Policy:

@@ -20,9 +20,9 @@ from pydantic import BaseModel, ConfigDict
 
 from eyla.agent import ThrowawayConversations
 from eyla.config import DATA_DIR, Settings
-from eyla.errors import EylaError
 from eyla.identity import IdentitySpec
 from memory.embedder import Embedder
+from memory.policy_eval import read_jsonl
 from models.eyla_model import EylaModel
 
 SCENARIOS = DATA_DIR / "memory" / "recall_scenarios.jsonl"
@@ -57,11 +57,7 @@ class ScenarioResult(BaseModel):
 
 
 def load_scenarios(path: Path = SCENARIOS) -> list[Scenario]:
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise EylaError(f"cannot read {path}: {exc.strerror}") from exc
-    return [Scenario.model_validate_json(line) for line in lines if line.strip()]
+    return read_jsonl(path, Scenario)
 
 
 def run_scenarios(
