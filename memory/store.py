@@ -369,9 +369,10 @@ class MemoryStore:
         with self._db.writing() as session:
             return transcript.append(session, session_id, role, content)
 
-    def messages(self, session_id: int) -> builtins.list[MessageRecord]:
+    def messages(self, session_id: int, last: int | None = None) -> builtins.list[MessageRecord]:
+        """The session's transcript in order; with `last`, only its newest `last` messages."""
         with self._db.reading() as session:
-            return transcript.messages(session, session_id)
+            return transcript.messages(session, session_id, last)
 
     # -- internals ----------------------------------------------------------------------
 

@@ -68,11 +68,14 @@ def delete_message(session: Session, message_id: int) -> None:
     session.delete(existing_message(session, message_id))
 
 
-def messages(session: Session, session_id: int) -> list[MessageRecord]:
+def messages(session: Session, session_id: int, last: int | None = None) -> list[MessageRecord]:
+    """The session's messages in order; with `last`, only the newest `last` of them."""
     existing(session, session_id)
-    rows = session.scalars(
-        select(MessageRow).where(MessageRow.session_id == session_id).order_by(MessageRow.id)
-    )
+    query = select(MessageRow).where(MessageRow.session_id == session_id)
+    if last is None:
+        rows = list(session.scalars(query.order_by(MessageRow.id)))
+    else:
+        rows = list(session.scalars(query.order_by(MessageRow.id.desc()).limit(last)))[::-1]
     return [MessageRecord.model_validate(row) for row in rows]
 
 
