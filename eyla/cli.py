@@ -25,6 +25,7 @@ from eyla.probes.cli import probe
 from eyla.report.cli import report
 from eyla.server.cli import serve
 from eyla.training.cli import app as train_app
+from eyla.users import app as users_app
 from memory.cli import app as memory_app
 
 app = typer.Typer(
@@ -36,6 +37,7 @@ app = typer.Typer(
 )
 app.add_typer(memory_app, name="memory")
 app.command("serve")(serve)
+app.add_typer(users_app, name="users")
 app.add_typer(train_app, name="train")
 app.command("probe")(probe)
 app.command("report")(report)

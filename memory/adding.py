@@ -44,15 +44,24 @@ def embed_items(items: Sequence[NewEpisode], embedder: Embedder) -> np.ndarray:
 
 
 class Inserter:
-    """Inserts one batch inside the caller's write transaction."""
+    """Inserts one batch for `user_id` inside the caller's write transaction. Twins are
+    looked for among that user's items alone: `others` are every other user's live ids."""
 
     def __init__(
-        self, session: Session, index: VectorIndex | None, embedder: Embedder, rules: DedupConfig
+        self,
+        session: Session,
+        index: VectorIndex | None,
+        embedder: Embedder,
+        rules: DedupConfig,
+        user_id: int,
+        others: Sequence[int] = (),
     ) -> None:
         self._session = session
         self._index = index
         self._embedder = embedder
         self._rules = rules
+        self._user = user_id
+        self._others = others
 
     def insert(self, items: Sequence[NewEpisode], vectors: np.ndarray) -> list[EpisodeRow | None]:
         """One row per new item, None where the item duplicated another."""
@@ -61,7 +70,11 @@ class Inserter:
         stored = {
             row.content_hash: row
             for row in self._session.scalars(
-                select(EpisodeRow).where(_LIVE, EpisodeRow.content_hash.in_(set(hashes)))
+                select(EpisodeRow).where(
+                    _LIVE,
+                    EpisodeRow.user_id == self._user,
+                    EpisodeRow.content_hash.in_(set(hashes)),
+                )
             )
         }
         near = self._near_duplicates(items, vectors)
@@ -95,6 +108,7 @@ class Inserter:
         self, item: NewEpisode, content_hash: str, vector: np.ndarray, now: datetime
     ) -> EpisodeRow:
         row = EpisodeRow(
+            user_id=self._user,
             text=item.text,
             content_hash=content_hash,
             provenance=item.provenance,
@@ -116,7 +130,7 @@ class Inserter:
         """Live rows close to a new item in meaning and in wording, by item position."""
         if not self._rules.near or self._index is None or len(self._index) == 0:
             return {}
-        scores, ids = self._index.search(vectors, _NEAR_CANDIDATES)
+        scores, ids = self._index.search(vectors, _NEAR_CANDIDATES, excluded=self._others)
         # index scores may be off by SCORE_ERROR: anything that could reach the threshold
         # is checked against the stored vector
         close = sorted(
@@ -132,7 +146,11 @@ class Inserter:
             for row in self._session.scalars(
                 select(EpisodeRow)
                 .options(undefer(EpisodeRow.embedding))
-                .where(_LIVE, EpisodeRow.id.in_({e for _, e in close}))
+                .where(
+                    _LIVE,
+                    EpisodeRow.user_id == self._user,
+                    EpisodeRow.id.in_({e for _, e in close}),
+                )
             )
         }
         found: dict[int, EpisodeRow] = {}

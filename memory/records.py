@@ -80,6 +80,15 @@ class SessionInfo(_Record):
     message_count: int
 
 
+class UserInfo(_Record):
+    """A user of the store; the key itself is shown once, when made, and never stored."""
+
+    id: int
+    name: str
+    created_at: datetime
+    has_key: bool
+
+
 class MessageRecord(_Record):
     id: int
     session_id: int

@@ -61,10 +61,49 @@ class StoreMetaRow(Base):
     value: Mapped[str] = mapped_column(Text)
 
 
+# The person at this machine's terminal: the user every store has from its creation, and
+# the one a server with no keys serves. Users added with `eyla users add` come after.
+OWNER_ID = 1
+
+
+class UserRow(Base):
+    """Whose sessions, transcripts and memories a row is. A user's API key is stored only
+    as its SHA-256: keys are 256 random bits, so no slow hash is needed against guessing.
+    A removed user's row stays (forgotten items still point at it) without key or name."""
+
+    __tablename__ = "users"
+    __table_args__ = (
+        # a removed user's name may be given again
+        Index(
+            "ux_users_live_name",
+            "name",
+            unique=True,
+            sqlite_where="removed_at IS NULL",
+            postgresql_where="removed_at IS NULL",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    key_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+def _owner_column(table: str) -> Mapped[int]:
+    return mapped_column(
+        ForeignKey("users.id", name=f"fk_{table}_user_id"),
+        index=True,
+        default=OWNER_ID,
+        server_default=str(OWNER_ID),
+    )
+
+
 class SessionRow(Base):
     __tablename__ = "sessions"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = _owner_column("sessions")
     title: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -90,9 +129,10 @@ class EpisodeRow(Base):
     __tablename__ = "episodes"
     __table_args__ = (
         CheckConstraint(_one_of("provenance", PROVENANCES), name="ck_episodes_provenance"),
-        # At most one live item per normalised text, even with two writers racing.
+        # At most one live item per user and normalised text, even with two writers racing.
         Index(
             "ux_episodes_live_hash",
+            "user_id",
             "content_hash",
             unique=True,
             sqlite_where="forgotten_at IS NULL",
@@ -103,6 +143,7 @@ class EpisodeRow(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = _owner_column("episodes")
     text: Mapped[str] = mapped_column(Text)
     content_hash: Mapped[str] = mapped_column(String(64))
     provenance: Mapped[str] = mapped_column(String(16), index=True)

@@ -1,7 +1,10 @@
-"""MemoryStore: the one entry point to episodic memory, sessions and transcripts.
+"""MemoryStore: the one entry point to episodic memory, sessions, transcripts and users.
 
 Every write commits to the database first; the FAISS index follows by replaying the history
 table, so a crash between the two loses nothing (see index_cache.py).
+
+A store acts for one user (the owner, unless opened `for_user`): every read, search and
+write sees that user's sessions and memories alone, and another user's read as absent.
 """
 
 from __future__ import annotations
@@ -18,12 +21,12 @@ from types import TracebackType
 from typing import TextIO
 
 import numpy as np
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, undefer
 
 from eyla.errors import EylaError
-from memory import audit, scoring, transcript, transfer
+from memory import audit, scoring, transcript, transfer, users
 from memory.adding import Inserter, embed_items, exact_cosine
 from memory.config import MemoryConfig
 from memory.db import Database, database_url
@@ -40,8 +43,9 @@ from memory.records import (
     MessageRecord,
     NewEpisode,
     SessionInfo,
+    UserInfo,
 )
-from memory.schema import EpisodeRow, MessageRow, SessionRow, utcnow
+from memory.schema import OWNER_ID, EpisodeRow, MessageRow, SessionRow, utcnow
 from memory.validation import check_provenances, check_text, new_episode
 from memory.vectors import pack, unit_rows
 
@@ -57,14 +61,23 @@ class MemoryStore:
     """Open with `MemoryStore.open(home, config)`; close, or use as a context manager."""
 
     def __init__(
-        self, db: Database, cache: IndexCache, config: MemoryConfig, embedder: Embedder | None
+        self,
+        db: Database,
+        cache: IndexCache,
+        config: MemoryConfig,
+        embedder: Embedder | None,
+        user_id: int = OWNER_ID,
     ) -> None:
         self._db = db
         self._cache = cache
         self._config = config
         self._embedder = embedder
-        # live claims about Eyla, as of history id `_claims_at`; see `_claim_ids`
-        self._claims, self._claims_at = np.empty(0, dtype=np.int64), -1
+        self.user_id = user_id
+        # a view made by `for_user` shares the database and index, and leaves them open
+        self._owns_resources = True
+        # items this user's searches never see, as of history id `_hidden_at`; see
+        # `_hidden_ids`
+        self._hidden, self._hidden_at = np.empty(0, dtype=np.int64), -1
 
     @classmethod
     def open(
@@ -93,9 +106,20 @@ class MemoryStore:
         store._warn_if_mixed()
         return store
 
+    def for_user(self, user_id: int) -> MemoryStore:
+        """This store as `user_id` sees it: the same database, index and embedder. Close
+        the store it came from, not the view."""
+        with self._db.reading() as session:
+            if not users.exists(session, user_id):
+                raise EylaError(f"no user #{user_id}")
+        view = MemoryStore(self._db, self._cache, self._config, self._embedder_loaded(), user_id)
+        view._owns_resources = False
+        return view
+
     def close(self) -> None:
-        self._cache.save_if_changed()
-        self._db.dispose()
+        if self._owns_resources:
+            self._cache.save_if_changed()
+            self._db.dispose()
 
     def __enter__(self) -> MemoryStore:
         return self
@@ -174,7 +198,7 @@ class MemoryStore:
         if session_id is not None or provenance is not None:
             allowed = self._allowed_ids(session_id, provenance)
         else:
-            excluded = self._claim_ids()
+            excluded = self._hidden_ids()
         query_vector = unit_rows(embedder.embed([query]), embedder.dim)
         pool = max(k, self._config.candidate_pool)
         _, ids = index.search(query_vector, pool, allowed, excluded.tolist())
@@ -185,7 +209,12 @@ class MemoryStore:
                     select(EpisodeRow)
                     .options(undefer(EpisodeRow.embedding))
                     # checked again here: the index filter only keeps the pool full
-                    .where(_LIVE, _searchable(provenance), EpisodeRow.id.in_(candidates))
+                    .where(
+                        _LIVE,
+                        _searchable(provenance),
+                        EpisodeRow.user_id == self.user_id,
+                        EpisodeRow.id.in_(candidates),
+                    )
                 )
             )
             # the index finds the candidates; their stored float32 vectors score them
@@ -204,17 +233,13 @@ class MemoryStore:
         a forgotten item erases nothing more, but still deletes its message if asked.
         """
         with self._db.writing() as session:
-            row = session.get(EpisodeRow, episode_id)
-            if row is None:
-                raise EylaError(f"no memory #{episode_id}")
+            row = self._own_episode(session, episode_id)
             erased = row.forgotten_at is None
             if erased:
-                row.text, row.content_hash, row.embedding = "", "", b""
-                row.forgotten_at = utcnow()
-                audit.record(session, episode_id, "forget")
+                _erase(session, row)
             message_id = row.message_id if with_message else None
             if message_id is not None:
-                transcript.delete_message(session, message_id)
+                transcript.delete_message(session, self.user_id, message_id)
         if erased:
             self._cache.catch_up()
             self._cache.save()
@@ -225,15 +250,12 @@ class MemoryStore:
         """Delete one transcript message for good (its bytes are zeroed, as in `forget`);
         memories taken from it stay, no longer linked to it."""
         with self._db.writing() as session:
-            transcript.delete_message(session, message_id)
+            transcript.delete_message(session, self.user_id, message_id)
         self._db.truncate_wal()
 
     def get(self, episode_id: int) -> Episode:
         with self._db.reading() as session:
-            row = session.get(EpisodeRow, episode_id)
-            if row is None:
-                raise EylaError(f"no memory #{episode_id}")
-            return Episode.model_validate(row)
+            return Episode.model_validate(self._own_episode(session, episode_id))
 
     def list(
         self,
@@ -246,7 +268,13 @@ class MemoryStore:
         """Items newest first."""
         if provenance is not None:
             check_provenances(provenance)
-        query = select(EpisodeRow).order_by(EpisodeRow.id.desc()).limit(limit).offset(offset)
+        query = (
+            select(EpisodeRow)
+            .where(EpisodeRow.user_id == self.user_id)
+            .order_by(EpisodeRow.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
         if not include_forgotten:
             query = query.where(_LIVE)
         if session_id is not None:
@@ -265,7 +293,7 @@ class MemoryStore:
                 select(EpisodeRow, SessionRow)
                 .options(undefer(EpisodeRow.embedding))
                 .outerjoin(SessionRow, SessionRow.id == EpisodeRow.session_id)
-                .where(_LIVE)
+                .where(_LIVE, EpisodeRow.user_id == self.user_id)
                 .order_by(EpisodeRow.id)
                 .execution_options(yield_per=1000)
             )
@@ -287,7 +315,7 @@ class MemoryStore:
         }
         self._matching_embedder()  # refuse before creating any session
         with self._db.writing() as session:
-            sessions = {key: _session_for(session, *key) for key in owners}
+            sessions = {key: _session_for(session, self.user_id, *key) for key in owners}
         added = total = 0
         lines = self._import_lines(path)
         while chunk := list(islice(lines, _WRITE_CHUNK)):
@@ -311,17 +339,26 @@ class MemoryStore:
         return ImportReport(added=added, duplicates=total - added)
 
     def stats(self) -> MemoryStats:
+        """The user's items, sessions and messages; the index's figures are the store's."""
+        mine = EpisodeRow.user_id == self.user_id
         with self._db.reading() as session:
             models = session.execute(
                 select(EpisodeRow.embedding_model, EpisodeRow.embedding_dim, func.count())
-                .where(_LIVE)
+                .where(_LIVE, mine)
                 .group_by(EpisodeRow.embedding_model, EpisodeRow.embedding_dim)
             ).all()
             forgotten = session.scalar(
-                select(func.count()).where(EpisodeRow.forgotten_at.is_not(None))
+                select(func.count()).where(EpisodeRow.forgotten_at.is_not(None), mine)
             )
-            sessions = session.scalar(select(func.count()).select_from(SessionRow))
-            messages = session.scalar(select(func.count()).select_from(MessageRow))
+            sessions = session.scalar(
+                select(func.count()).where(SessionRow.user_id == self.user_id)
+            )
+            messages = session.scalar(
+                select(func.count())
+                .select_from(MessageRow)
+                .join(SessionRow, SessionRow.id == MessageRow.session_id)
+                .where(SessionRow.user_id == self.user_id)
+            )
         self._cache.catch_up()
         index = self._cache.index
         return MemoryStats(
@@ -349,30 +386,76 @@ class MemoryStore:
 
     def create_session(self, title: str = "") -> SessionInfo:
         with self._db.writing() as session:
-            return transcript.create(session, title)
+            return transcript.create(session, self.user_id, title)
 
     def list_sessions(self) -> builtins.list[SessionInfo]:
         with self._db.reading() as session:
-            return transcript.all_sessions(session)
+            return transcript.all_sessions(session, self.user_id)
 
     def rename_session(self, session_id: int, title: str) -> None:
         with self._db.writing() as session:
-            transcript.rename(session, session_id, title)
+            transcript.rename(session, self.user_id, session_id, title)
 
     def delete_session(self, session_id: int) -> None:
         """Hard delete: the session and its transcript. Its memories are kept (forget them
         one by one) and no longer belong to a session."""
         with self._db.writing() as session:
-            transcript.delete(session, session_id)
+            transcript.delete(session, self.user_id, session_id)
 
     def append_message(self, session_id: int, role: str, content: str) -> int:
         with self._db.writing() as session:
-            return transcript.append(session, session_id, role, content)
+            return transcript.append(session, self.user_id, session_id, role, content)
 
     def messages(self, session_id: int, last: int | None = None) -> builtins.list[MessageRecord]:
         """The session's transcript in order; with `last`, only its newest `last` messages."""
         with self._db.reading() as session:
-            return transcript.messages(session, session_id, last)
+            return transcript.messages(session, self.user_id, session_id, last)
+
+    # -- users --------------------------------------------------------------------------
+
+    def add_user(self, name: str) -> tuple[UserInfo, str]:
+        """A new user, and their API key: shown now, and never again."""
+        with self._db.writing() as session:
+            return users.add(session, name)
+
+    def list_users(self) -> builtins.list[UserInfo]:
+        with self._db.reading() as session:
+            return users.live(session)
+
+    def user_named(self, name: str) -> UserInfo:
+        with self._db.reading() as session:
+            row = users.by_name(session, name)
+            if row is None:
+                raise EylaError(f"no user {name!r}")
+            return users.info(row)
+
+    def user_for_key(self, key: str) -> int | None:
+        with self._db.reading() as session:
+            return users.by_key(session, key)
+
+    def any_user_key(self) -> bool:
+        with self._db.reading() as session:
+            return users.any_key(session)
+
+    def remove_user(self, name: str) -> int:
+        """Revoke the user's key and erase what they told Eyla: every memory forgotten as
+        `forget` does, every session and transcript deleted. Returns the items forgotten."""
+        with self._db.writing() as session:
+            row = users.by_name(session, name)
+            if row is None:
+                raise EylaError(f"no user {name!r}")
+            users.retire(session, row)
+            items = builtins.list(
+                session.scalars(select(EpisodeRow).where(_LIVE, EpisodeRow.user_id == row.id))
+            )
+            for item in items:
+                _erase(session, item)
+            # messages go with their sessions (ON DELETE CASCADE)
+            session.execute(delete(SessionRow).where(SessionRow.user_id == row.id))
+        self._cache.catch_up()
+        self._cache.save()
+        self._db.truncate_wal()
+        return len(items)
 
     # -- internals ----------------------------------------------------------------------
 
@@ -410,10 +493,17 @@ class MemoryStore:
                 with self._db.writing() as session:
                     self._cache.catch_up(session)
                     for session_id in {item.session_id for item in items} - {None}:
-                        transcript.existing(session, session_id)
+                        transcript.existing(session, self.user_id, session_id)
                     for message_id in {item.message_id for item in items} - {None}:
-                        transcript.existing_message(session, message_id)
-                    inserter = Inserter(session, self._cache.index, embedder, self._config.dedup)
+                        transcript.existing_message(session, self.user_id, message_id)
+                    inserter = Inserter(
+                        session,
+                        self._cache.index,
+                        embedder,
+                        self._config.dedup,
+                        self.user_id,
+                        self._others_ids(),
+                    )
                     rows = inserter.insert(items, vectors)
                     return [None if row is None else Episode.model_validate(row) for row in rows]
             except IntegrityError:
@@ -426,19 +516,43 @@ class MemoryStore:
     def _allowed_ids(
         self, session_id: int | None, provenance: Collection[str] | None
     ) -> np.ndarray:
-        query = select(EpisodeRow.id).where(_LIVE, _searchable(provenance))
+        query = select(EpisodeRow.id).where(
+            _LIVE, _searchable(provenance), EpisodeRow.user_id == self.user_id
+        )
         if session_id is not None:
             query = query.where(EpisodeRow.session_id == session_id)
         with self._db.reading() as session:
             return np.fromiter(session.scalars(query), dtype=np.int64)
 
-    def _claim_ids(self) -> np.ndarray:
-        """Ids of the live claims about Eyla, read again only once the history has moved on
-        (every add and forget is in it): most searches then skip the query."""
-        if self._claims_at != self._cache.watermark:
-            self._claims_at = self._cache.watermark
-            self._claims = self._allowed_ids(None, [QUARANTINED])
-        return self._claims
+    def _hidden_ids(self) -> np.ndarray:
+        """Ids of the live items a plain search must not return: this user's claims about
+        Eyla and every other user's items. Read again only once the history has moved on
+        (every add and forget is in it), so most searches skip the query; with one user
+        it is the claims alone, as small as before users existed."""
+        if self._hidden_at != self._cache.watermark:
+            self._hidden_at = self._cache.watermark
+            query = select(EpisodeRow.id).where(
+                _LIVE,
+                (EpisodeRow.user_id != self.user_id) | (EpisodeRow.provenance == QUARANTINED),
+            )
+            with self._db.reading() as session:
+                self._hidden = np.fromiter(session.scalars(query), dtype=np.int64)
+        return self._hidden
+
+    def _others_ids(self) -> builtins.list[int]:
+        """Live items of other users: never a duplicate of this user's new item."""
+        with self._db.reading() as session:
+            return builtins.list(
+                session.scalars(
+                    select(EpisodeRow.id).where(_LIVE, EpisodeRow.user_id != self.user_id)
+                )
+            )
+
+    def _own_episode(self, session: Session, episode_id: int) -> EpisodeRow:
+        row = session.get(EpisodeRow, episode_id)
+        if row is None or row.user_id != self.user_id:
+            raise EylaError(f"no memory #{episode_id}")
+        return row
 
     def _touch(self, ids: Sequence[int]) -> None:
         if ids:
@@ -504,13 +618,25 @@ def _private_file(path: Path) -> Iterator[TextIO]:
         yield out
 
 
-def _session_for(session: Session, title: str, created_at: datetime) -> int:
+def _erase(session: Session, row: EpisodeRow) -> None:
+    """Blank a live item's text, hash and vector (secure_delete zeroes the old bytes) and
+    record the forget, which takes its vector out of every process's index."""
+    row.text, row.content_hash, row.embedding = "", "", b""
+    row.forgotten_at = utcnow()
+    audit.record(session, row.id, "forget")
+
+
+def _session_for(session: Session, user_id: int, title: str, created_at: datetime) -> int:
     existing = session.scalars(
-        select(SessionRow.id).where(SessionRow.title == title, SessionRow.created_at == created_at)
+        select(SessionRow.id).where(
+            SessionRow.user_id == user_id,
+            SessionRow.title == title,
+            SessionRow.created_at == created_at,
+        )
     ).first()
     if existing is not None:
         return existing
-    row = SessionRow(title=title, created_at=created_at, updated_at=created_at)
+    row = SessionRow(user_id=user_id, title=title, created_at=created_at, updated_at=created_at)
     session.add(row)
     session.flush()
     return row.id

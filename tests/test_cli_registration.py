@@ -13,6 +13,7 @@ COMMAND_ROW = re.compile(r"^│ ([a-z][\w-]*) ", re.MULTILINE)
 GROUPS = {
     "memory": {"add", "search", "list", "forget", "export", "import", "stats", "rebuild"},
     "train": {"identity", "evaluate", "calibration", "evaluate-memory"},
+    "users": {"add", "list", "remove"},
 }
 
 
