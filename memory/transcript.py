@@ -3,6 +3,8 @@ user owns reads as no session at all."""
 
 from __future__ import annotations
 
+import unicodedata
+
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
@@ -101,8 +103,13 @@ def existing_message(session: Session, user_id: int, message_id: int) -> Message
     return row
 
 
+def normal_title(title: str) -> str:
+    """A title as stored and compared: one Unicode form (NFC), spacing collapsed."""
+    return " ".join(unicodedata.normalize("NFC", title).split())
+
+
 def _title(title: str) -> str:
-    title = " ".join(title.split())
+    title = normal_title(title)
     if len(title) > 200:
         raise EylaError("session title is longer than 200 characters")
     return title

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -20,6 +21,18 @@ from memory.schema import OWNER_ID, UserRow, utcnow
 
 KEY_PREFIX = "eyla_"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+class UserKeys(Protocol):
+    """What authentication reads of the users: `MemoryStore` is one."""
+
+    def user_for_key(self, key: str) -> int | None:
+        """The user whose API key this is, or None."""
+        ...
+
+    def any_user_key(self) -> bool:
+        """Whether any user has a key."""
+        ...
 
 
 def new_key() -> str:

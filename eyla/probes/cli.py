@@ -60,6 +60,17 @@ def probe(
     judge: Annotated[
         str, typer.Option("--judge", help="'rubric' (deterministic) or openai:URL[?model=NAME].")
     ] = "rubric",
+    api_key_env: Annotated[
+        str | None,
+        typer.Option(
+            "--api-key-env",
+            metavar="NAME",
+            help="Send the key in environment variable NAME to every openai: target and "
+            "judge (https, or http on loopback only). Default: $OPENAI_API_KEY to "
+            "https://api.openai.com alone, no key elsewhere.",
+            show_default=False,
+        ),
+    ] = None,
     model: ModelOpt = None,
     max_new_tokens: MaxNewTokensOpt = None,
 ) -> None:
@@ -71,7 +82,7 @@ def probe(
     suites = list(dict.fromkeys(suite or [ICS_SUITE]))
     settings = settings_from_flags(model, max_new_tokens, seed=seed)
     identity = load_identity(settings.agent.identity)
-    chosen_judge = make_judge(judge, identity)
+    chosen_judge = make_judge(judge, identity, api_key_env)
     out = out or settings.home / "probes" / datetime.now().strftime("%Y%m%d-%H%M%S")
 
     loaded = [load_suite(name).rendered(identity).limited(limit) for name in suites]
@@ -90,14 +101,20 @@ def probe(
 
     check_target_names(targets)
     built = build_targets(
-        targets, settings, identity, out / "memory", load_model=lambda: load_eyla_model(settings)
+        targets,
+        settings,
+        identity,
+        out / "memory",
+        load_model=lambda: load_eyla_model(settings),
+        api_key_env=api_key_env,
     )
     result = Runner(built, loaded, chosen_judge, config, out, limit).run()
     typer.echo(f"report: {result.report}\ntable:  {result.table}\nchart:  {result.chart}")
 
 
-def make_judge(spec: str, identity: IdentitySpec) -> Judge:
-    """'rubric', or 'openai:URL' for an LLM judge on any OpenAI-compatible server."""
+def make_judge(spec: str, identity: IdentitySpec, api_key_env: str | None = None) -> Judge:
+    """'rubric', or 'openai:URL' for an LLM judge on any OpenAI-compatible server (sent
+    the key in `api_key_env`, see `openai_api.api_key_for`)."""
     kind, _, rest = spec.partition(":")
     if spec == "rubric":
         from eyla.probes.judge import RubricJudge
@@ -107,5 +124,5 @@ def make_judge(spec: str, identity: IdentitySpec) -> Judge:
         from eyla.probes.llm_judge import LLMJudge
         from eyla.probes.openai_api import ChatClient, Endpoint
 
-        return LLMJudge(ChatClient(Endpoint.parse(rest)), identity)
+        return LLMJudge(ChatClient(Endpoint.parse(rest), api_key_env=api_key_env), identity)
     raise EylaError(f"unknown judge {spec!r}: use 'rubric' or openai:URL")

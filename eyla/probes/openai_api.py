@@ -1,8 +1,9 @@
 """A minimal client for any OpenAI-compatible chat-completions server (llama.cpp, vLLM,
 Ollama, OpenAI itself): non-streaming, validated at the edge, errors as one line.
 
-An endpoint is written `URL[?model=NAME]`, e.g. `http://127.0.0.1:8080/v1?model=qwen`; the
-key, if the server wants one, comes from `OPENAI_API_KEY`.
+An endpoint is written `URL[?model=NAME]`, e.g. `http://127.0.0.1:8080/v1?model=qwen`.
+A key is sent only where told (`api_key_for`): a key sent to the wrong server is a key
+given away.
 """
 
 from __future__ import annotations
@@ -15,9 +16,12 @@ import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from eyla.errors import EylaError
+from eyla.server.bind import is_loopback
 
 DEFAULT_MODEL = "default"  # what llama.cpp and most single-model servers accept
 COMPLETIONS = "/chat/completions"
+OPENAI_HOST = "api.openai.com"
+OPENAI_KEY_VARIABLE = "OPENAI_API_KEY"
 
 
 class Endpoint(BaseModel):
@@ -38,6 +42,25 @@ class Endpoint(BaseModel):
             path += COMPLETIONS
         rest = urlencode(query, doseq=True)
         return cls(url=urlunsplit((parts.scheme, parts.netloc, path, rest, "")), model=model)
+
+
+def api_key_for(endpoint: Endpoint, variable: str | None = None) -> str | None:
+    """The key to send `endpoint`: from the environment variable `variable` when one is
+    named (`eyla probe --api-key-env`), else $OPENAI_API_KEY for OpenAI's own API alone,
+    else none. Never over plain http off this machine, where anyone on the way reads it."""
+    parts = urlsplit(endpoint.url)
+    if variable is None:
+        openai = parts.scheme == "https" and parts.hostname == OPENAI_HOST
+        return (os.environ.get(OPENAI_KEY_VARIABLE) or None) if openai else None
+    key = os.environ.get(variable, "").strip()
+    if not key:
+        raise EylaError(f"--api-key-env {variable}: the variable is not set or blank")
+    if parts.scheme != "https" and not is_loopback(parts.hostname or ""):
+        raise EylaError(
+            f"--api-key-env {variable}: not sending a key over plain http to "
+            f"{parts.hostname}; use https, or leave the key out"
+        )
+    return key
 
 
 class _Message(BaseModel):
@@ -63,17 +86,19 @@ class ChatReply(BaseModel):
 
 
 class ChatClient:
-    """Posts chat completions to one endpoint. `transport` lets tests answer in-process."""
+    """Posts chat completions to one endpoint, with the key `api_key_for` picks from
+    `api_key_env`. `transport` lets tests answer in-process."""
 
     def __init__(
         self,
         endpoint: Endpoint,
         transport: httpx.BaseTransport | None = None,
         timeout_s: float = 300.0,
+        api_key_env: str | None = None,
     ) -> None:
         self.endpoint = endpoint
         headers = {}
-        if key := os.environ.get("OPENAI_API_KEY"):
+        if key := api_key_for(endpoint, api_key_env):
             headers["Authorization"] = f"Bearer {key}"
         self._http = httpx.Client(transport=transport, timeout=timeout_s, headers=headers)
 

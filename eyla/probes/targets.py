@@ -241,8 +241,10 @@ def build_targets(
     load_model: Callable[[], EylaModel],
     embedder: Embedder | None = None,
     transport: Any = None,
+    api_key_env: str | None = None,
 ) -> list[Target]:
-    """The targets named, loading the shared model (via `load_model`) at most once."""
+    """The targets named, loading the shared model (via `load_model`) at most once; an
+    openai: target sends the key from `api_key_env` (see `openai_api.api_key_for`)."""
     check_target_names(names)
     shared: list[EylaModel] = []
     anchor = identity.anchor()
@@ -264,7 +266,7 @@ def build_targets(
             other = EylaModel(_load_other(kind, rest, settings))
             targets.append(ModelTarget(name, other, settings.decoding, anchor, False))
         else:
-            client = ChatClient(Endpoint.parse(rest), transport=transport)
+            client = ChatClient(Endpoint.parse(rest), transport=transport, api_key_env=api_key_env)
             targets.append(OpenAITarget(name, client, settings.decoding, anchor))
     return targets
 

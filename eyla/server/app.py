@@ -12,15 +12,18 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from eyla.server.auth import bearer_auth
+from eyla.server.auth import Keys, authenticate
+from eyla.server.bind import accepted_hosts
 from eyla.server.body import parse_chat_request, read_body
+from eyla.server.browser import BrowserGuard
 from eyla.server.conversations import Conversations
+from eyla.server.disconnect import unless_client_leaves
 from eyla.server.errors import ApiError, install_error_handlers
 from eyla.server.limits import MAX_BODY_BYTES, QUEUE_SIZE
 from eyla.server.schema import (
@@ -41,9 +44,13 @@ def create_app(
     api_key: str | None = None,
     queue_size: int = QUEUE_SIZE,
     max_body_bytes: int = MAX_BODY_BYTES,
+    host: str = "127.0.0.1",
+    allowed_hosts: Sequence[str] = (),
 ) -> FastAPI:
-    """The server for `conversations`. Its model worker runs while the app's lifespan
-    does; the caller still owns (and closes) the conversations and their agent."""
+    """The server for `conversations`, bound to `host`; requests must name it, or one of
+    `allowed_hosts`, in their Host header (see browser.py). Its model worker runs while
+    the app's lifespan does; the caller still owns (and closes) the conversations and
+    their agent."""
     worker = ModelWorker(conversations, queue_size)
     started_at = int(time.time())
 
@@ -60,7 +67,10 @@ def create_app(
     app = FastAPI(title="Eyla", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.worker = worker
     install_error_handlers(app)
-    v1 = APIRouter(prefix="/v1", dependencies=[Depends(bearer_auth(api_key))])
+    app.add_middleware(BrowserGuard, hosts=accepted_hosts(host, allowed_hosts))
+    # the owner's key, and the users' keys in the store (read at every request)
+    user_of = authenticate(Keys(api_key, conversations.users))
+    v1 = APIRouter(prefix="/v1", dependencies=[Depends(user_of)])
 
     @v1.get("/models")
     async def list_models() -> ModelList:
@@ -76,11 +86,18 @@ def create_app(
     async def chat_completions(request: Request) -> Response:
         chat = parse_chat_request(await read_body(request, max_body_bytes))
         spec = turn_spec(chat, request.headers.get(SESSION_HEADER), conversations.decoding)
-        job = TurnJob(spec.text, spec.session, spec.decoding, spec.earlier, spec.ignored)
+        job = TurnJob(
+            spec.text,
+            spec.session,
+            spec.decoding,
+            spec.earlier,
+            spec.ignored,
+            user_id=request.state.user_id,
+        )
         completion_id, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
         if not chat.stream:
             worker.submit(job)
-            result = await asyncio.wrap_future(job.future)
+            result = await unless_client_leaves(request, job, asyncio.wrap_future(job.future))
             completion = ChatCompletion(
                 id=completion_id,
                 created=created,
@@ -95,7 +112,7 @@ def create_app(
         worker.submit(job)
         # answer 200 only once the turn has started, so that a failure to start (e.g. an
         # unknown session) is still a plain error response
-        session_id = await wait_for_start(events, job)
+        session_id = await unless_client_leaves(request, job, wait_for_start(events, job))
         stream = reply_events(events, job, completion_id, created)
         headers = {SESSION_HEADER: str(session_id), "Cache-Control": "no-cache"}
         return StreamingResponse(stream, media_type="text/event-stream", headers=headers)

@@ -1,7 +1,9 @@
 """Where a request's conversation lives: which agent, store and session its turn runs in.
 
     SharedStore      the default: every conversation is a session in the data dir's memory
-                     store, so Eyla remembers across conversations as in the terminal
+                     store, so Eyla remembers across conversations as in the terminal; each
+                     user has an agent over their own view of the store, so nobody's turn
+                     reads, recalls or appends to another user's sessions and memories
     ThrowawayStores  `eyla serve --ephemeral`: each conversation gets its own agent and
                      memory store in a temporary directory, so no conversation recalls
                      another's and the data dir's memory is never opened (probes, scanners,
@@ -26,8 +28,11 @@ from eyla.agent import Agent, ThrowawayConversations
 from eyla.config import DecodingConfig, Settings
 from eyla.errors import EylaError
 from eyla.identity import IdentitySpec
-from eyla.server.limits import KEPT_CONVERSATIONS
+from eyla.server.limits import KEPT_CONVERSATIONS, SESSIONS_PER_USER
 from memory.embedder import Embedder
+from memory.schema import OWNER_ID
+from memory.transcript import normal_title
+from memory.users import UserKeys
 from models.eyla_model import EylaModel
 from models.generate import Message
 
@@ -40,6 +45,10 @@ class UnknownSession(EylaError):
     pass
 
 
+class TooManySessions(EylaError):
+    pass
+
+
 class Conversations(Protocol):
     """Used by the model worker's thread alone; the creator closes it after the server."""
 
@@ -48,12 +57,17 @@ class Conversations(Protocol):
         """The decoding a request starts from before its own fields apply."""
         ...
 
-    def open(self, key: SessionKey) -> Agent:
-        """The agent for `key`'s conversation, on its session."""
+    @property
+    def users(self) -> UserKeys | None:
+        """Where users' API keys are kept; None where there are no users."""
         ...
 
-    def release(self, key: SessionKey) -> None:
-        """The turn on `open(key)` has ended."""
+    def open(self, key: SessionKey, user_id: int = OWNER_ID) -> Agent:
+        """The agent for `user_id`'s conversation `key`, on its session."""
+        ...
+
+    def release(self, key: SessionKey, user_id: int = OWNER_ID) -> None:
+        """The turn on `open(key, user_id)` has ended."""
         ...
 
 
@@ -76,35 +90,65 @@ def catch_up(agent: Agent, earlier: Sequence[Message]) -> bool:
 
 
 class SharedStore:
-    """One agent over the data dir's store; conversations are its sessions. A request that
-    names none continues the session the agent opened when the server started."""
+    """The data dir's store; conversations are its sessions. The owner's agent is the one
+    given; another user's is made on their first request, over their view of the store
+    and on a session of their own, and shares the model. A request that names no session
+    continues its user's default one: for the owner, the session the agent opened when
+    the server started."""
 
-    def __init__(self, agent: Agent) -> None:
+    def __init__(self, agent: Agent, max_sessions: int = SESSIONS_PER_USER) -> None:
         self.agent = agent
-        self.default_session = agent.session_id
+        self.max_sessions = max_sessions
+        self._agents = {agent.store.user_id: agent}
+        self._default_sessions = {agent.store.user_id: agent.session_id}
 
     @property
     def decoding(self) -> DecodingConfig:
         return self.agent.settings.decoding
 
-    def open(self, key: SessionKey) -> Agent:
-        self.agent.session_id = self._session_id(key)
-        return self.agent
+    @property
+    def users(self) -> UserKeys:
+        return self.agent.store
 
-    def release(self, key: SessionKey) -> None:
+    def open(self, key: SessionKey, user_id: int = OWNER_ID) -> Agent:
+        agent = self._agent(user_id)
+        agent.session_id = self._session_id(agent, key)
+        return agent
+
+    def release(self, key: SessionKey, user_id: int = OWNER_ID) -> None:
         return None
 
-    def _session_id(self, key: SessionKey) -> int:
+    def _agent(self, user_id: int) -> Agent:
+        if user_id not in self._agents:
+            owner = self.agent
+            agent = Agent(
+                owner.model, owner.store.for_user(user_id), owner.identity, owner.settings
+            )
+            self._agents[user_id] = agent
+            self._default_sessions[user_id] = agent.session_id
+        return self._agents[user_id]
+
+    def _session_id(self, agent: Agent, key: SessionKey) -> int:
         if key is None:
-            return self.default_session
-        sessions = self.agent.store.list_sessions()
+            return self._default_sessions[agent.store.user_id]
+        # the user's sessions only: another user's id reads as no session at all
+        sessions = agent.store.list_sessions()
         if isinstance(key, int):
             if any(s.id == key for s in sessions):
                 return key
             raise UnknownSession(f"no session {key}")
-        # the oldest session with this title, so that a user keeps one conversation
-        titled = [s.id for s in sessions if s.title == key]
-        return min(titled) if titled else self.agent.store.create_session(key).id
+        # the oldest session with this title, so that a user keeps one conversation;
+        # titles are compared as the store keeps them (spacing and Unicode form evened)
+        title = normal_title(key)
+        titled = [s.id for s in sessions if s.title == title]
+        if titled:
+            return min(titled)
+        if len(sessions) >= self.max_sessions:
+            raise TooManySessions(
+                f"this user has {len(sessions)} sessions, the most a server keeps per user; "
+                "name an existing one, or delete some with `eyla` in a terminal"
+            )
+        return agent.store.create_session(title).id
 
 
 class ThrowawayStores:
@@ -130,20 +174,25 @@ class ThrowawayStores:
         self.root = Path(tempfile.mkdtemp(prefix="eyla-ephemeral-"))
         self.conversations = ThrowawayConversations(model, identity, settings, self.root, embedder)
         self.keep = keep
-        self._named: OrderedDict[str, Agent] = OrderedDict()
+        self._named: OrderedDict[tuple[int, str], Agent] = OrderedDict()
         self._anonymous: Agent | None = None
 
     @property
     def decoding(self) -> DecodingConfig:
         return self.conversations.settings.decoding
 
-    def open(self, key: SessionKey) -> Agent:
+    @property
+    def users(self) -> None:
+        """None: the data dir's store, where users live, is never opened."""
+        return None
+
+    def open(self, key: SessionKey, user_id: int = OWNER_ID) -> Agent:
         if key is None:
             self._anonymous = self.conversations.start()
             return self._anonymous
-        return self._conversation(str(key))
+        return self._conversation((user_id, normal_title(str(key))))
 
-    def release(self, key: SessionKey) -> None:
+    def release(self, key: SessionKey, user_id: int = OWNER_ID) -> None:
         if key is None and self._anonymous is not None:
             self.conversations.end(self._anonymous)
             self._anonymous = None
@@ -165,11 +214,11 @@ class ThrowawayStores:
     ) -> None:
         self.close()
 
-    def _conversation(self, title: str) -> Agent:
-        if title in self._named:
-            self._named.move_to_end(title)
-            return self._named[title]
-        agent = self._named[title] = self.conversations.start(title)
+    def _conversation(self, name: tuple[int, str]) -> Agent:
+        if name in self._named:
+            self._named.move_to_end(name)
+            return self._named[name]
+        agent = self._named[name] = self.conversations.start(name[1])
         while len(self._named) > self.keep:
             self.conversations.end(self._named.popitem(last=False)[1])
         return agent

@@ -10,7 +10,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from eyla.errors import EylaError
-from eyla.server.conversations import UnknownSession
+from eyla.server.conversations import TooManySessions, UnknownSession
+from eyla.server.disconnect import ClientLeft
 from eyla.server.schema import ErrorDetail, ErrorResponse
 from eyla.server.worker import QueueFull, TurnFailed, WorkerStopped
 
@@ -45,8 +46,13 @@ def as_api_error(exc: BaseException) -> ApiError:
             return ApiError(503, str(exc), "server_error", code="queue_full", headers=headers)
         case WorkerStopped():
             return ApiError(503, str(exc), "server_error", code="shutting_down")
+        case ClientLeft():
+            # nginx's status for it: only the access log ever sees this answer
+            return ApiError(499, str(exc), code="client_closed_request")
         case UnknownSession():
             return ApiError(404, str(exc), param="X-Eyla-Session", code="session_not_found")
+        case TooManySessions():
+            return ApiError(409, str(exc), code="too_many_sessions")
         case EylaError():
             return ApiError(400, str(exc))
         case _:
@@ -66,5 +72,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(HTTPException, on_http_error)  # type: ignore[arg-type]
     # the expected errors by name: a handler for `Exception` alone would answer them but
     # also make Starlette re-raise them to the server log as crashes
-    for expected in (ApiError, QueueFull, WorkerStopped, TurnFailed, EylaError, Exception):
-        app.add_exception_handler(expected, on_error)
+    expected = (ApiError, ClientLeft, QueueFull, WorkerStopped, TurnFailed, EylaError)
+    for error in (*expected, Exception):
+        app.add_exception_handler(error, on_error)

@@ -1,16 +1,45 @@
 """The OpenAI wire format, as far as Eyla speaks it, plus the `eyla` extension field.
 
 Requests allow unknown fields (clients send many optional parameters); they are listed in
-the reply's `eyla.ignored` instead of being rejected.
+the reply's `eyla.ignored` instead of being rejected. Every number is bounded and every
+text must be storable (see limits.py), so that what passes validation cannot fail later
+in the model, the store or the reply.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
+
+from eyla.server.limits import (
+    MAX_COMPLETION_TOKENS,
+    MAX_MESSAGES,
+    MAX_SEED,
+    MAX_SESSION_CHARS,
+    MAX_TEXT_CHARS,
+    MIN_SEED,
+)
 
 MODEL_ID = "eyla"
+
+
+def storable(text: str) -> str:
+    """`text`, if SQLite, the tokenizer and a UTF-8 reply can all take it: JSON's
+    `"\\ud800"` escapes parse into lone surrogates, which no UTF-8 encoder accepts."""
+    if "\x00" in text:
+        raise PydanticCustomError("invalid_text", "must not contain a NUL character")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise PydanticCustomError(
+            "invalid_text", "must be valid Unicode: it holds a lone surrogate"
+        ) from None
+    return text
+
+
+Text = Annotated[str, AfterValidator(storable)]
 
 
 class _Lenient(BaseModel):
@@ -26,6 +55,25 @@ class ChatMessage(_Lenient):
     role: Literal["system", "developer", "user", "assistant", "tool", "function"]
     content: str | list[ContentPart] | None = None
 
+    # checked once the union is resolved, so that an error names `content` plainly
+    @field_validator("content")
+    @classmethod
+    def _storable_content(
+        cls, content: str | list[ContentPart] | None
+    ) -> str | list[ContentPart] | None:
+        for text in _texts(content):
+            storable(text)
+        return content
+
+    def chars(self) -> int:
+        return sum(len(text) for text in _texts(self.content))
+
+
+def _texts(content: str | list[ContentPart] | None) -> list[str]:
+    if content is None or isinstance(content, str):
+        return [content or ""]
+    return [part.text for part in content if part.text]
+
 
 class ChatCompletionRequest(BaseModel):
     model_config = ConfigDict(extra="allow")
@@ -34,13 +82,30 @@ class ChatCompletionRequest(BaseModel):
     model: str = MODEL_ID
     messages: list[ChatMessage]
     stream: bool = False
-    max_tokens: int | None = Field(None, ge=1)
-    max_completion_tokens: int | None = Field(None, ge=1)
+    max_tokens: int | None = Field(None, ge=1, le=MAX_COMPLETION_TOKENS)
+    max_completion_tokens: int | None = Field(None, ge=1, le=MAX_COMPLETION_TOKENS)
     temperature: float | None = Field(None, ge=0.0, le=2.0)
     top_p: float | None = Field(None, gt=0.0, le=1.0)
-    seed: int | None = None
+    seed: int | None = Field(None, ge=MIN_SEED, le=MAX_SEED)
     n: int | None = Field(None, ge=1)
-    user: str | None = Field(None, max_length=256)
+    user: Text | None = Field(None, max_length=MAX_SESSION_CHARS)
+
+    @field_validator("messages")
+    @classmethod
+    def _bounded(cls, messages: list[ChatMessage]) -> list[ChatMessage]:
+        if len(messages) > MAX_MESSAGES:
+            raise PydanticCustomError(
+                "too_long",
+                "at most {limit} messages per request, not {given}",
+                {"limit": MAX_MESSAGES, "given": len(messages)},
+            )
+        if (chars := sum(m.chars() for m in messages)) > MAX_TEXT_CHARS:
+            raise PydanticCustomError(
+                "too_long",
+                "at most {limit} characters of text per request, not {given}",
+                {"limit": MAX_TEXT_CHARS, "given": chars},
+            )
+        return messages
 
 
 # -- the eyla extension ------------------------------------------------------------------

@@ -16,6 +16,7 @@ from eyla.agent import TurnResult
 from eyla.config import DecodingConfig
 from eyla.server.conversations import SessionKey
 from eyla.server.errors import ApiError
+from eyla.server.limits import MAX_SESSION_CHARS
 from eyla.server.schema import (
     ChatCompletionRequest,
     ChatMessage,
@@ -87,11 +88,31 @@ def _text(message: ChatMessage) -> str:
 
 
 def _session(user: str | None, header: str | None) -> SessionKey:
-    """The header names a session by id or title; `user` by title; neither, None."""
-    if header and header.strip():
-        header = header.strip()
-        return int(header) if header.isdigit() else header
+    """The header names a session by id (ASCII digits) or title; `user` by title; neither,
+    None."""
+    if header is not None and (name := _header_text(header).strip()):
+        # not str.isdigit alone: it takes "²", which int() does not
+        return int(name) if name.isascii() and name.isdigit() else name
     return user if user and user.strip() else None
+
+
+def _header_text(value: str) -> str:
+    """The header as the client wrote it: HTTP carries bytes, which Starlette decodes as
+    Latin-1, and a title is UTF-8."""
+    malformed = ApiError(
+        400,
+        f"{SESSION_HEADER} must be a session id or a title of at most "
+        f"{MAX_SESSION_CHARS} characters of UTF-8 text",
+        param=SESSION_HEADER,
+        code="invalid_value",
+    )
+    try:
+        text = value.encode("latin-1").decode("utf-8")
+    except UnicodeDecodeError:
+        raise malformed from None
+    if len(text) > MAX_SESSION_CHARS:
+        raise malformed
+    return text
 
 
 def _decoding(request: ChatCompletionRequest, defaults: DecodingConfig) -> DecodingConfig:

@@ -20,6 +20,7 @@ from eyla.agent import TurnResult
 from eyla.config import DecodingConfig
 from eyla.errors import EylaError
 from eyla.server.conversations import Conversations, SessionKey, catch_up
+from memory.schema import OWNER_ID
 from models.generate import Message
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,8 @@ class TurnJob:
     earlier: list[Message] = field(default_factory=list)
     # what the reply's extension lists as not used; the worker may add to it
     ignored: list[str] = field(default_factory=list)
+    # whose conversation it is (auth.py): the turn sees that user's data alone
+    user_id: int = OWNER_ID
     on_start: Callable[[int], None] = _ignore
     on_text: Callable[[str], None] = _ignore
     cancel: threading.Event = field(default_factory=threading.Event)
@@ -105,7 +108,7 @@ class ModelWorker:
 
     def _run(self) -> None:
         while (job := self._jobs.get()) is not None:
-            # a streaming client that left while its turn waited wants no reply
+            # a client that left while its turn waited wants no reply
             if job.cancel.is_set() or not job.future.set_running_or_notify_cancel():
                 job.future.cancel()
                 continue
@@ -123,7 +126,7 @@ class ModelWorker:
             self._turn_seconds = 0.8 * self._turn_seconds + 0.2 * (time.monotonic() - started)
 
     def _turn(self, job: TurnJob) -> TurnResult:
-        agent = self.conversations.open(job.session)
+        agent = self.conversations.open(job.session, job.user_id)
         try:
             job.on_start(agent.session_id)
             if not catch_up(agent, job.earlier):
@@ -132,7 +135,7 @@ class ModelWorker:
                 job.text, on_text=job.on_text, cancel=job.cancel, decoding=job.decoding
             )
         finally:
-            self.conversations.release(job.session)
+            self.conversations.release(job.session, job.user_id)
         if result is None:
             raise EylaError("the last user message is empty")
         return result

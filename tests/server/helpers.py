@@ -1,19 +1,22 @@
-"""Test helpers: the server on a real uvicorn (a free 127.0.0.1 port, in a thread), and a
-spy on what the agent's turns streamed."""
+"""Test helpers: the server on a real uvicorn (a free 127.0.0.1 port, in a thread), a
+client that hangs up, and spies on the jobs the worker got and what the agent's turns
+streamed."""
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+import httpx
 import uvicorn
 from fastapi import FastAPI
 
 from eyla.agent import Agent, TurnResult
-from eyla.server.worker import ModelWorker
+from eyla.server.worker import ModelWorker, TurnJob
 from models.eyla_model import EylaModel
 
 # the `make_agent` fixture: an agent over a model and the test's store
@@ -42,6 +45,23 @@ def serving(app: FastAPI) -> Iterator[str]:
         sock.close()
 
 
+@contextmanager
+def hanging_up(url: str, body: dict) -> Iterator[None]:
+    """A client on a real socket that posts `body` to `url`'s chat completions and hangs
+    up, unanswered, when the block ends."""
+    where = httpx.URL(url)
+    payload = json.dumps(body).encode()
+    head = (
+        f"POST {where.path}/chat/completions HTTP/1.1\r\n"
+        f"Host: {where.host}:{where.port}\r\n"
+        "Content-Type: application/json\r\n"
+        f"Content-Length: {len(payload)}\r\n\r\n"
+    )
+    with socket.create_connection((where.host, where.port), timeout=30) as sock:
+        sock.sendall(head.encode() + payload)
+        yield
+
+
 def worker_of(app: FastAPI) -> ModelWorker:
     return app.state.worker
 
@@ -52,6 +72,19 @@ def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("timed out waiting")
         time.sleep(0.01)
+
+
+def submitted(worker: ModelWorker) -> list[TurnJob]:
+    """Every job given to `worker` from now on, in order."""
+    jobs: list[TurnJob] = []
+    submit = worker.submit
+
+    def record(job: TurnJob) -> None:
+        jobs.append(job)
+        submit(job)
+
+    worker.submit = record  # type: ignore[method-assign]
+    return jobs
 
 
 class TurnSpy:

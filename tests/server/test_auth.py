@@ -1,7 +1,11 @@
-"""Loopback needs no key; any other bind refuses to start without one; with a key set,
-every /v1 request must carry it."""
+"""Loopback needs no key; any other bind refuses to start without one; the key comes from
+a file or the environment, never the command line; with a key set, every /v1 request
+must carry it."""
 
 from __future__ import annotations
+
+import sys
+from pathlib import Path
 
 import httpx
 import openai
@@ -9,11 +13,11 @@ import pytest
 from typer.testing import CliRunner
 
 import eyla.agent
-from eyla.cli import app
+from eyla.cli import app, main
 from eyla.errors import EylaError
 from eyla.server.app import create_app
 from eyla.server.bind import is_loopback
-from eyla.server.cli import serve
+from eyla.server.cli import api_key, serve
 from eyla.server.conversations import SharedStore
 from tests.fakes import FAITHFUL, ScriptedModel
 from tests.server.helpers import MakeAgent, serving
@@ -54,12 +58,73 @@ def test_the_command_line_refuses_too(opening):
     assert isinstance(result.exception, EylaError)
 
 
-def test_with_a_key_a_non_loopback_bind_goes_ahead(opening, monkeypatch):
+def key_file(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "key"
+    path.write_text(text, encoding="utf-8", newline="")
+    return path
+
+
+def test_with_a_key_a_non_loopback_bind_goes_ahead(opening, monkeypatch, tmp_path):
     with pytest.raises(Opened):
-        serve(host="0.0.0.0", api_key="sekrit")
+        serve(host="0.0.0.0", api_key_file=key_file(tmp_path, "sekrit\n"))
     monkeypatch.setenv("EYLA_API_KEY", "sekrit")
     with pytest.raises(Opened, match="tiny"):
         serve(host="0.0.0.0", model="tiny")
+
+
+def test_allowed_hosts_are_checked_before_the_model_loads(opening, tmp_path):
+    with pytest.raises(EylaError, match="--allowed-host"):
+        serve(allowed_host=["https://eyla.lan"])
+    with pytest.raises(Opened):
+        serve(host="0.0.0.0", api_key_file=key_file(tmp_path, "k"), allowed_host=["eyla.lan"])
+
+
+@pytest.mark.parametrize("text", ["sekrit", "sekrit\n", "sekrit\r\n", "sek rit\n"])
+def test_the_key_file_is_read_without_its_line_break(tmp_path, text):
+    assert api_key(key_file(tmp_path, text)) == text.rstrip("\r\n")
+
+
+def test_the_key_file_wins_over_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("EYLA_API_KEY", "from-env")
+    assert api_key(key_file(tmp_path, "from-file")) == "from-file"
+    assert api_key(None) == "from-env"
+
+
+@pytest.mark.parametrize("text", ["", "\n", "   ", " \t \n"])
+def test_a_blank_key_is_refused_from_a_file_or_the_environment(tmp_path, monkeypatch, text):
+    with pytest.raises(EylaError, match="blank"):
+        api_key(key_file(tmp_path, text))
+    monkeypatch.setenv("EYLA_API_KEY", text)
+    with pytest.raises(EylaError, match="blank"):
+        api_key(None)
+
+
+@pytest.mark.parametrize("text", ["two\nlines", "sekrit\n\n", " padded", "padded ", "ключ"])
+def test_a_key_no_header_can_carry_is_refused(tmp_path, text):
+    with pytest.raises(EylaError, match="printable ASCII"):
+        api_key(key_file(tmp_path, text))
+
+
+def test_a_missing_key_file_is_refused(tmp_path):
+    with pytest.raises(EylaError, match="cannot read the API key file"):
+        api_key(tmp_path / "nowhere")
+
+
+def test_a_blank_key_stops_the_command_with_one_line(opening, tmp_path, monkeypatch, capsys):
+    path = key_file(tmp_path, "  \n")
+    monkeypatch.setattr(sys, "argv", ["eyla", "serve", "--api-key-file", str(path)])
+    with pytest.raises(SystemExit) as stopped:
+        main()
+    assert stopped.value.code == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "blank" in err
+
+
+def test_the_key_is_no_longer_taken_on_the_command_line(opening):
+    """An option's value shows in `ps` to every user of the machine."""
+    result = CliRunner().invoke(app, ["serve", "--api-key", "sekrit"])
+    assert result.exit_code == 2
+    assert "--api-key-file" in CliRunner().invoke(app, ["serve", "--help"]).output
 
 
 def test_with_a_key_requests_need_the_bearer(make_agent: MakeAgent):
