@@ -30,10 +30,10 @@ from eyla.identity import IdentitySpec, load_identity
 from eyla.recall import MemoryRetrieval, quote_memories
 from memory.embedder import Embedder, SentenceTransformerEmbedder
 from memory.policy import read_message
-from memory.records import Hit, SessionInfo
+from memory.records import Hit, MessageRecord, SessionInfo
 from memory.store import MemoryStore
 from models.eyla_model import EylaModel, Reply, load_eyla_model
-from models.generate import Message
+from models.generate import Message, fit_history
 from models.subsystem import Subsystem
 from models.uncertainty import UncertaintyHead
 
@@ -162,11 +162,15 @@ class Agent:
         raise EylaError(f"no session {session_id}")
 
     def history(self) -> list[Message]:
-        return [
-            {"role": m.role, "content": m.content}
-            for m in self.store.messages(self.session_id)
-            if m.role in ("user", "assistant")
-        ]
+        """The session's whole conversation, oldest first."""
+        return _conversation(self.store.messages(self.session_id))
+
+    def recent_history(self) -> list[Message]:
+        """The newest `history_messages` messages of the conversation, read without loading
+        the rest: all that a prompt may hold."""
+        return _conversation(
+            self.store.messages(self.session_id, last=self.settings.agent.history_messages)
+        )
 
     # -- the turn -------------------------------------------------------------------
 
@@ -218,12 +222,14 @@ class Agent:
         return result
 
     def messages(self, memories: list[Hit]) -> list[Message]:
-        """The identity anchor (never dropped), quoted memories, then the session history;
-        `EylaModel.prompt` drops the oldest turns if they do not fit."""
+        """The identity anchor (never dropped), quoted memories, then the newest history
+        within `history_tokens`, so a long session costs a turn no more than a short one;
+        `EylaModel.prompt` drops more of the oldest if the context window needs it."""
         system = self.identity.anchor()
         if quoted := quote_memories(memories):
             system += "\n\n" + quoted
-        return [{"role": "system", "content": system}, *self.history()]
+        messages = [{"role": "system", "content": system}, *self.recent_history()]
+        return fit_history(self.model.tokenizer, messages, self.settings.agent.history_tokens)
 
     def _attempt(
         self,
@@ -284,7 +290,8 @@ class Agent:
         is never recalled. Eyla's own replies stay out of memory so that a wrong answer is
         not later recalled as a fact."""
         if result.text:
-            self.store.append_message(self.session_id, "assistant", result.text)
+            # cleaned as the user's text is: a model can generate a NUL too
+            self.store.append_message(self.session_id, "assistant", _clean(result.text))
         reading = read_message(text)
         for fact in reading.facts:
             self.store.add(fact, "user_said", session_id=self.session_id, message_id=message_id)
@@ -356,6 +363,12 @@ class ThrowawayConversations:
         """End every conversation still going."""
         for agent in list(self._directories):
             self.end(agent)
+
+
+def _conversation(records: list[MessageRecord]) -> list[Message]:
+    return [
+        {"role": m.role, "content": m.content} for m in records if m.role in ("user", "assistant")
+    ]
 
 
 def _either(*events: threading.Event | None) -> threading.Event:

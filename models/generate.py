@@ -39,30 +39,49 @@ def encode_chat(
     """Render `messages` with the model's chat template, within `max_tokens`.
 
     Over budget, the oldest content goes first: earlier non-system messages, then the
-    start of the oldest remaining message. System messages are never dropped.
+    start of the oldest remaining message. System messages are never dropped. Each message
+    is measured once and the prompt rendered once, so a long history costs one pass rather
+    than a render per dropped message.
     """
     if not messages or not any(m["content"].strip() for m in messages):
         raise EylaError("empty prompt")
-    kept = list(messages)
-    ids = _render(tokenizer, kept)
-    if len(ids) <= max_tokens:
-        return Prompt(torch.tensor([ids]))
-    dropped = 0
+    safe = _defused(tokenizer, messages)
+    systems = [m for m in safe if m["role"] == "system"]
+    # with no system message there is nothing to render yet: the check below then finds
+    # the few tokens of the generation prompt
+    fixed = len(_prompt_ids(tokenizer, systems)) if systems else 0
+    if fixed > max_tokens:
+        raise EylaError(
+            f"the system messages alone take {fixed} tokens; a prompt may hold {max_tokens}"
+        )
+    kept = [safe[i] for i in _newest_within(tokenizer, safe, max_tokens - fixed)]
+    ids = _prompt_ids(tokenizer, kept)
+    # The measure is exact for templates that render each message on its own (ChatML and
+    # SmolLM2's); under any other, drop on until the real render fits.
     while len(ids) > max_tokens and _droppable(kept) > 1:
         kept.pop(_first_droppable(kept))
-        dropped += 1
-        ids = _render(tokenizer, kept)
-    if len(ids) > max_tokens:
+        ids = _prompt_ids(tokenizer, kept)
+    cut = len(ids) > max_tokens
+    if cut:
         kept = _cut_oldest_message(tokenizer, kept, len(ids) - max_tokens)
-        ids = _render(tokenizer, kept)
+        ids = _prompt_ids(tokenizer, kept)
     if len(ids) > max_tokens:
         raise EylaError(f"prompt cannot fit in {max_tokens} tokens even after truncation")
+    dropped = _droppable(safe) - _droppable(kept)
+    if not dropped and not cut:
+        return Prompt(torch.tensor([ids]))
     what = f"{dropped} earlier message(s)" if dropped else "the start of the message"
     return Prompt(torch.tensor([ids]), f"prompt over {max_tokens} tokens: dropped {what}")
 
 
-def _render(tokenizer: PreTrainedTokenizerBase, messages: Sequence[Message]) -> list[int]:
-    return render_chat(tokenizer, messages, generation_prompt=True)
+def fit_history(
+    tokenizer: PreTrainedTokenizerBase, messages: Sequence[Message], max_tokens: int
+) -> list[Message]:
+    """`messages` less the oldest non-system messages beyond `max_tokens` tokens of them, as
+    the chat template renders each. System messages neither count nor go, and the newest
+    message stays whatever it takes (`encode_chat` cuts it to fit the context window)."""
+    kept = _newest_within(tokenizer, _defused(tokenizer, messages), max_tokens)
+    return [messages[i] for i in kept]
 
 
 def render_chat(
@@ -70,11 +89,59 @@ def render_chat(
 ) -> list[int]:
     """Token ids of `messages` in the chat template. Message content is data: any control
     token spelled inside it is defused first, so only the template writes role markers."""
-    safe = [dict(m, content=defuse_control_tokens(tokenizer, m["content"])) for m in messages]
-    text = tokenizer.apply_chat_template(
-        safe, add_generation_prompt=generation_prompt, tokenize=False
+    text = _template_text(tokenizer, _defused(tokenizer, messages), generation_prompt)
+    return _ids(tokenizer, text)
+
+
+def _newest_within(
+    tokenizer: PreTrainedTokenizerBase, messages: Sequence[Message], room: int
+) -> list[int]:
+    """Indices of the system messages and of the newest other messages that take at most
+    `room` tokens together (the newest always), in order. Each is measured once, newest
+    first, as the template renders it after the system messages; older ones are never read."""
+    systems = [m for m in messages if m["role"] == "system"]
+    before = _template_text(tokenizer, systems, generation_prompt=False) if systems else ""
+    history: list[int] = []  # newest first
+    used = 0
+    for i in reversed(range(len(messages))):
+        if messages[i]["role"] == "system":
+            continue
+        used += _added_tokens(tokenizer, systems, before, messages[i])
+        if history and used > room:
+            break
+        history.append(i)
+    return sorted([*history, *(i for i, m in enumerate(messages) if m["role"] == "system")])
+
+
+def _added_tokens(
+    tokenizer: PreTrainedTokenizerBase, context: list[Message], before: str, message: Message
+) -> int:
+    """Tokens `message` adds to a prompt after `context`, whose rendered text is `before`."""
+    text = _template_text(tokenizer, [*context, message], generation_prompt=False)
+    if text.startswith(before):
+        return len(_ids(tokenizer, text[len(before) :]))
+    # a template that renders earlier messages differently once more follow
+    return len(_ids(tokenizer, text)) - len(_ids(tokenizer, before))
+
+
+def _prompt_ids(tokenizer: PreTrainedTokenizerBase, safe: Sequence[Message]) -> list[int]:
+    return _ids(tokenizer, _template_text(tokenizer, safe, generation_prompt=True))
+
+
+def _template_text(
+    tokenizer: PreTrainedTokenizerBase, safe: Sequence[Message], generation_prompt: bool
+) -> str:
+    return tokenizer.apply_chat_template(
+        list(safe), add_generation_prompt=generation_prompt, tokenize=False
     )
+
+
+def _ids(tokenizer: PreTrainedTokenizerBase, text: str) -> list[int]:
     return tokenizer(text, add_special_tokens=False)["input_ids"]
+
+
+def _defused(tokenizer: PreTrainedTokenizerBase, messages: Sequence[Message]) -> list[Message]:
+    return [dict(m, content=defuse_control_tokens(tokenizer, m["content"])) for m in messages]
 
 
 # Breaks a control token's spelling without changing how the text reads.
@@ -114,7 +181,7 @@ def _cut_oldest_message(
     tokens = tokenizer(messages[index]["content"], add_special_tokens=False)["input_ids"]
     keep = tokens[excess + 8 :]  # a little slack: re-tokenising a cut can grow by a token
     if not keep:
-        raise EylaError("prompt does not fit in the context window")
+        raise EylaError("the system messages leave no room for the newest message")
     cut = dict(messages[index], content=tokenizer.decode(keep))
     return [*messages[:index], cut, *messages[index + 1 :]]
 

@@ -12,6 +12,7 @@ from eyla.config import DecodingConfig, Settings
 from eyla.identity import load_identity
 from memory.store import MemoryStore
 from models.eyla_model import EylaModel
+from models.generate import render_chat
 from tests.fakes import HashingEmbedder, ScriptedModel
 from tests.tiny import tiny_base
 
@@ -154,7 +155,7 @@ def test_cancel_keeps_the_session_usable(store):
 def test_history_longer_than_the_context_keeps_the_anchor_and_drops_the_oldest(store):
     """Real tokenizer and real budgeting on the tiny model (context 1500 tokens)."""
     model = EylaModel(tiny_base(context=1500))
-    agent = make_agent(model, store, recall_k=0)
+    agent = make_agent(model, store, recall_k=0, history_tokens=10_000)
     agent.settings.decoding = DecodingConfig(max_new_tokens=8, temperature=0.0)
     for i in range(80):
         store.append_message(agent.session_id, "user", f"old message number {i}")
@@ -208,3 +209,52 @@ def test_without_memories_takes_only_the_quoted_memories_out_of_the_prompt(store
     assert note and bare[0]["content"] == agent.identity.anchor() + note
     assert bare[1:] == result.prompt[1:]
     assert without_memories(result.prompt, []) == result.prompt
+
+
+def chat_in(store: MemoryStore, session_id: int, messages: int) -> list[str]:
+    """Fill the session with `messages` alternating user and assistant messages."""
+    texts = [f"{'question' if i % 2 == 0 else 'answer'} number {i}" for i in range(messages)]
+    for i, text in enumerate(texts):
+        store.append_message(session_id, "user" if i % 2 == 0 else "assistant", text)
+    return texts
+
+
+def test_a_turn_reads_only_the_newest_messages_of_a_long_session(store, monkeypatch):
+    model = ScriptedModel(["ok"])
+    agent = make_agent(model, store, recall_k=0, history_messages=6, history_tokens=10_000)
+    texts = chat_in(store, agent.session_id, 50)
+    reads: list[int | None] = []
+    read = store.messages
+
+    def spy(session_id: int, last: int | None = None):
+        reads.append(last)
+        return read(session_id, last=last)
+
+    monkeypatch.setattr(store, "messages", spy)
+    agent.turn("the newest")
+    assert reads == [6]
+    assert [m["content"] for m in model.prompts[-1][1:]] == [*texts[-5:], "the newest"]
+    # the whole transcript is still there for whoever asks (the server's catch-up does)
+    assert len(agent.history()) == 52
+
+
+def test_history_tokens_caps_the_history_but_never_the_newest_message(store):
+    model = ScriptedModel(["ok"])
+    agent = make_agent(model, store, recall_k=0, history_tokens=100)
+    chat_in(store, agent.session_id, 50)
+    agent.turn("the newest")
+    system, *history = model.prompts[-1]
+    transcript = agent.history()[:-1]  # less the reply
+    assert len(history) > 1 and history == transcript[-len(history) :]
+
+    def tokens(messages: list[dict[str, str]]) -> int:
+        rendered = render_chat(model.tokenizer, [system, *messages], generation_prompt=False)
+        return len(rendered) - len(render_chat(model.tokenizer, [system], False))
+
+    assert tokens(history) <= 100
+    # and as long as the budget allows: one older message would not fit
+    assert tokens(transcript[-len(history) - 1 :]) > 100
+
+    long = "word " * 2000 + "What now?"
+    agent.turn(long)
+    assert [m["content"] for m in model.prompts[-1][1:]] == [long]

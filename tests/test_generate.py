@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from eyla.config import DecodingConfig
 from eyla.errors import EylaError
-from models.generate import TextAssembler, encode_chat, sample_next, stream_token_ids
-from tests.tiny import tiny_base
+from models.generate import (
+    Message,
+    TextAssembler,
+    encode_chat,
+    fit_history,
+    render_chat,
+    sample_next,
+    stream_token_ids,
+)
+from tests.tiny import CHATML, tiny_base, tiny_tokenizer
 
 GREEDY = DecodingConfig(temperature=0.0, repetition_penalty=1.0, max_new_tokens=12)
 
@@ -98,6 +109,129 @@ def test_single_oversized_message_is_cut_from_the_start(base):
     assert prompt.input_ids.shape[1] <= 120
     assert "THE END" in kept and "w0 " not in kept
     assert prompt.notice
+
+
+def one_render_per_drop(tok, messages: Sequence[Message], max_tokens: int) -> list[int]:
+    """The truncation `encode_chat` did before: drop the oldest non-system message and
+    render everything again, until it fits; then cut the start of the last one left."""
+    if not any(m["content"].strip() for m in messages):
+        raise EylaError("empty prompt")
+    kept = list(messages)
+    ids = render_chat(tok, kept, generation_prompt=True)
+    droppable = [i for i, m in enumerate(kept) if m["role"] != "system"]
+    while len(ids) > max_tokens and len(droppable) > 1:
+        kept.pop(droppable[0])
+        droppable = [i for i, m in enumerate(kept) if m["role"] != "system"]
+        ids = render_chat(tok, kept, generation_prompt=True)
+    if len(ids) > max_tokens and not droppable:
+        raise EylaError("system messages alone")  # it used to end in a StopIteration here
+    if len(ids) > max_tokens:
+        content = tok(kept[droppable[0]]["content"], add_special_tokens=False)["input_ids"]
+        rest = content[len(ids) - max_tokens + 8 :]
+        if not rest:
+            raise EylaError("no room")
+        kept[droppable[0]] = dict(kept[droppable[0]], content=tok.decode(rest))
+        ids = render_chat(tok, kept, generation_prompt=True)
+    if len(ids) > max_tokens:
+        raise EylaError("no fit")
+    return ids
+
+
+WORDS = ["fox", "Paris", "dog", "Eyla", "café", "0123", "🦊", "is", "the", "\n", "über"]
+chats = st.lists(
+    st.tuples(
+        st.sampled_from(["system", *["user", "assistant"] * 4]),
+        st.lists(st.sampled_from(WORDS), min_size=1, max_size=60).map(" ".join),
+    ),
+    min_size=1,
+    max_size=25,
+).map(lambda pairs: [{"role": role, "content": text} for role, text in pairs])
+
+
+# Adds a default system message and marks the last message, as some templates do: how a
+# message renders then depends on the messages around it.
+CONTEXTUAL = (
+    "{% for message in messages %}"
+    "{% if loop.first and message['role'] != 'system' %}"
+    "{{ '<|im_start|>system\nYou are a fox.<|im_end|>\n' }}{% endif %}"
+    "{% if loop.last %}{{ 'Last: ' }}{% endif %}"
+    "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>\n' }}"
+    "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+
+
+@pytest.fixture(scope="module", params=[CHATML, CONTEXTUAL], ids=["chatml", "contextual"])
+def templated(request):
+    tok = tiny_tokenizer()
+    tok.chat_template = request.param
+    return tok
+
+
+@settings(max_examples=300, deadline=None, derandomize=True, database=None)
+@given(messages=chats, share=st.floats(0.0, 1.2))
+def test_one_pass_truncation_keeps_what_rendering_after_every_drop_kept(templated, messages, share):
+    whole = render_chat(templated, messages, generation_prompt=True)
+    max_tokens = 1 + int(share * len(whole))
+    try:
+        expected = one_render_per_drop(templated, messages, max_tokens)
+    except EylaError:
+        with pytest.raises(EylaError):
+            encode_chat(templated, messages, max_tokens)
+        return
+    prompt = encode_chat(templated, messages, max_tokens)
+    ids = prompt.input_ids[0].tolist()
+    assert len(ids) <= max_tokens
+    assert (prompt.notice is None) == (ids == whole)
+    if templated.chat_template == CHATML:
+        assert ids == expected
+    else:  # each message was measured as the last, its extras counted: never more is kept
+        assert len(ids) <= len(expected)
+
+
+@pytest.mark.parametrize("max_tokens", [150, 100_000])
+def test_truncation_renders_each_message_a_bounded_number_of_times(base, monkeypatch, max_tokens):
+    tok = base.tokenizer
+    history = [{"role": "system", "content": "You are Eyla."}]
+    history += [{"role": "user", "content": f"message {i} about the fox"} for i in range(200)]
+    rendered: list[int] = []  # messages in each render
+    template = tok.apply_chat_template
+
+    def counting(conversation, **kwargs):
+        rendered.append(len(conversation))
+        return template(conversation, **kwargs)
+
+    monkeypatch.setattr(tok, "apply_chat_template", counting)
+    encode_chat(tok, history, max_tokens)
+    assert sum(rendered) <= 4 * len(history)
+    rendered.clear()
+    one_render_per_drop(tok, history, max_tokens)
+    if max_tokens < 1000:  # the old way renders the remaining history after every drop
+        assert sum(rendered) > 50 * len(history)
+
+
+def test_fit_history_keeps_the_newest_messages_within_the_budget(base):
+    tok = base.tokenizer
+    system = {"role": "system", "content": "You are Eyla. " * 20}
+    history = [{"role": "user", "content": f"message {i} about the fox"} for i in range(10)]
+
+    def cost(message: Message) -> int:
+        with_it = render_chat(tok, [system, message], generation_prompt=False)
+        return len(with_it) - len(render_chat(tok, [system], generation_prompt=False))
+
+    newest_three = sum(cost(m) for m in history[-3:])
+    assert fit_history(tok, [system, *history], newest_three) == [system, *history[-3:]]
+    assert fit_history(tok, [system, *history], newest_three - 1) == [system, *history[-2:]]
+    # the newest message stays, however far over; the system message never counts
+    assert fit_history(tok, [system, *history], 0) == [system, history[-1]]
+
+
+def test_system_messages_over_the_budget_are_a_clear_error(base):
+    messages = [
+        {"role": "system", "content": "You are Eyla. " * 50},
+        {"role": "user", "content": "Hi"},
+    ]
+    with pytest.raises(EylaError, match="system messages alone take"):
+        encode_chat(base.tokenizer, messages, 40)
 
 
 def test_empty_prompt_is_refused(base):
