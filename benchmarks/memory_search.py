@@ -7,6 +7,11 @@ float32 vectors the flat index held before, searched in turn on the same queries
 
     HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.memory_search [--items 100000]
 
+With PostgreSQL binaries at hand (the dev extra's pgserver: PostgreSQL 16 with pgvector), it
+starts a throwaway server and sets pgvector beside the FAISS figures of the same run: the
+same vectors searched exactly and through pgvector's HNSW index (the store's HNSW settings).
+It then runs the store itself on PostgreSQL and on SQLite at `--store-items` items.
+
 Vectors are synthetic so embedding is excluded from the store figures: seeded clusters of
 about 50 items around random topics (neighbours at cosine ~0.4-0.5, like related sentences;
 plain Gaussian noise has no neighbours worth finding). Queries are stored vectors plus
@@ -20,12 +25,13 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import faiss
 import numpy as np
+import psycopg
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -37,9 +43,15 @@ from memory.index_file import read_index_file
 from memory.records import NewEpisode
 from memory.store import MemoryStore
 
+if TYPE_CHECKING:
+    from tests.postgres import Server
+
 DIM = 384  # all-MiniLM-L6-v2
 K = 8
 TARGET_P99_MS = 5.0
+# the 100k vectors (150 MB) and pgvector's HNSW graph stay in the server's memory
+POSTGRES_SETTINGS = {"shared_buffers": "1GB", "jit": "off"}
+NEAREST = "SELECT id FROM items ORDER BY embedding <=> %s::vector LIMIT 8"
 console = Console(width=120)
 
 
@@ -86,20 +98,30 @@ def _recall(found: np.ndarray, exact: np.ndarray) -> float:
 
 
 def _measure_kind(
-    kind: IndexKind, items: np.ndarray, queries: np.ndarray, exact: list[np.ndarray]
+    kind: IndexKind,
+    items: np.ndarray,
+    queries: np.ndarray,
+    exact: list[np.ndarray],
+    db_url: str | None = None,
+    forgets: int = 0,
+    settle: Callable[[], object] | None = None,
 ) -> dict[str, float]:
+    """The store on `db_url` (default: SQLite in a temp dir); `settle` runs after the bulk
+    load; with `forgets`, that many items are forgotten last, one at a time."""
     embedder = SyntheticEmbedder(items, queries)
     n, nq = len(items), len(queries)
     figures: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
-        bulk = MemoryConfig(index=kind, dedup=DedupConfig(near=False))
+        bulk = MemoryConfig(index=kind, dedup=DedupConfig(near=False), db_url=db_url)
         with MemoryStore.open(home, bulk, embedder) as store:
             batch = [NewEpisode(text=f"item {i}", provenance="imported") for i in range(n)]
             start = time.perf_counter()
             added = store.add_many(batch)
             figures["add_per_s"] = n / (time.perf_counter() - start)
         episode_ids = np.array([episode.id for episode in added if episode is not None])
+        if settle is not None:
+            settle()
 
         # The index alone, loaded from the file the store saved: no second build.
         header, payload = read_index_file(home / "memory" / "episodes.faiss")
@@ -113,7 +135,9 @@ def _measure_kind(
         figures["recall"] = float(np.mean(recalls))
 
         # relevance alone decides the order, so recall compares like with like
-        by_relevance = MemoryConfig(index=kind, weights=RetrievalWeights(recency=0, importance=0))
+        by_relevance = MemoryConfig(
+            index=kind, weights=RetrievalWeights(recency=0, importance=0), db_url=db_url
+        )
         start = time.perf_counter()
         store = MemoryStore.open(home, by_relevance, embedder)
         figures["open_s"] = time.perf_counter() - start
@@ -131,6 +155,10 @@ def _measure_kind(
             )
             adds = _latencies_ms(lambda i: store.add(f"query {i % nq}", "user_said"), min(nq, 100))
             figures["add_p50"], figures["add_p99"] = _p(adds, 50), _p(adds, 99)
+            if forgets:
+                victims = iter(episode_ids[: forgets + 1].tolist())  # +1: the warm-up
+                gone = _latencies_ms(lambda _: store.forget(next(victims)), forgets)
+                figures["forget_p50"], figures["forget_p99"] = _p(gone, 50), _p(gone, 99)
     return figures
 
 
@@ -175,6 +203,185 @@ def _compare_flat_layouts(
     }
 
 
+def _dataset(items: int, queries: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Stored vectors in clusters of about 50, and queries near `queries` of them."""
+    rng = np.random.default_rng(seed)
+    topics = _unit(rng.standard_normal((max(1, items // 50), DIM)))
+    topic_of = rng.integers(0, len(topics), size=items)
+    vectors = _unit(topics[topic_of] + 0.06 * rng.standard_normal((items, DIM)))
+    targets = rng.choice(items, size=queries, replace=False)
+    return vectors, _unit(vectors[targets] + 0.03 * rng.standard_normal((queries, DIM)))
+
+
+def _copy_rows(items: np.ndarray) -> bytes:
+    """COPY's binary format for rows (id integer, embedding vector): built by numpy, as
+    formatting 38 million floats as text would take longer than the load."""
+    row = np.dtype(
+        [
+            ("fields", ">i2"),
+            ("id_size", ">i4"),
+            ("id", ">i4"),
+            ("vector_size", ">i4"),
+            ("dim", ">i2"),  # pgvector's binary vector: dim, an unused int16, float4s
+            ("unused", ">i2"),
+            ("vector", ">f4", (DIM,)),
+        ]
+    )
+    rows = np.zeros(len(items), dtype=row)
+    rows["fields"], rows["id_size"], rows["vector_size"] = 2, 4, 4 + 4 * DIM
+    rows["id"], rows["dim"], rows["vector"] = np.arange(len(items)), DIM, items
+    header = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # signature, flags, no extension
+    return header + rows.tobytes() + b"\xff\xff"
+
+
+def _pgvector_search(
+    connection: psycopg.Connection, queries: np.ndarray, exact: list[np.ndarray]
+) -> dict[str, float]:
+    literals = ["[" + ",".join(map(str, query.tolist())) + "]" for query in queries]
+    found: list[np.ndarray] = []
+
+    def search(i: int) -> None:
+        rows = connection.execute(NEAREST, (literals[i],)).fetchall()
+        found.append(np.array([row[0] for row in rows]))
+
+    latencies = _latencies_ms(search, len(queries))
+    recalls = [_recall(f, e) for f, e in zip(found[1:], exact, strict=True)]
+    return {"p50": _p(latencies, 50), "p99": _p(latencies, 99), "recall": float(np.mean(recalls))}
+
+
+def _start_postgres() -> tuple[Server | None, str]:
+    """A throwaway server, or None and why not. Its helper is the checkout's test helper,
+    imported here so that the script runs (`--help`) outside the checkout too."""
+    try:
+        from tests.postgres import missing_reason, start_server
+    except ImportError:
+        return None, "tests/postgres.py is not importable: run `python -m` from the checkout"
+    server = start_server(POSTGRES_SETTINGS)
+    return server, "" if server is not None else missing_reason()
+
+
+def _measure_pgvector(
+    server: Server, items: np.ndarray, queries: np.ndarray, exact: list[np.ndarray]
+) -> dict[str, dict[str, float]]:
+    """The same vectors in a pgvector table: searched exactly (a scan), then through an HNSW
+    index built with the store's own HNSW settings. Ids are the rows of `items`."""
+    hnsw = MemoryConfig()
+    server.new_database("pgvector")
+    with server.connect("pgvector") as connection:
+        connection.execute("CREATE EXTENSION vector")
+        connection.execute(f"CREATE TABLE items (id integer PRIMARY KEY, embedding vector({DIM}))")
+        start = time.perf_counter()
+        copy_rows = "COPY items (id, embedding) FROM STDIN WITH (FORMAT BINARY)"
+        with connection.cursor().copy(copy_rows) as copy:
+            copy.write(_copy_rows(items))
+        connection.execute("VACUUM ANALYZE items")
+        load_s = time.perf_counter() - start
+        figures = {"exact": {**_pgvector_search(connection, queries, exact), "build_s": load_s}}
+
+        start = time.perf_counter()
+        connection.execute("SET maintenance_work_mem = '2GB'")  # a graph built in memory
+        connection.execute(
+            "CREATE INDEX ON items USING hnsw (embedding vector_cosine_ops) WITH "
+            f"(m = {hnsw.hnsw_m}, ef_construction = {hnsw.hnsw_ef_construction})"
+        )
+        build_s = time.perf_counter() - start
+        connection.execute(f"SET hnsw.ef_search = {hnsw.hnsw_ef_search}")
+        figures["hnsw"] = {**_pgvector_search(connection, queries, exact), "build_s": build_s}
+    return figures
+
+
+def _measure_stores(server: Server, items: int, queries: int, seed: int) -> dict[str, dict]:
+    """The store (flat index) on SQLite and on PostgreSQL, the same items and queries."""
+    vectors, query_vectors = _dataset(items, queries, seed)
+    exact = [_numpy_top_k(vectors, query) for query in query_vectors]
+    url = server.new_database("store")
+
+    def analyze() -> None:
+        # the statistics autovacuum gathers within a minute of the load: until then the
+        # planner fetches the 32 candidates by scanning every row
+        with server.connect("store") as connection:
+            connection.execute("ANALYZE")
+
+    return {
+        "SQLite": _measure_kind("flat", vectors, query_vectors, exact, forgets=20),
+        "PostgreSQL": _measure_kind(
+            "flat", vectors, query_vectors, exact, url, forgets=20, settle=analyze
+        ),
+    }
+
+
+def _print_postgres(
+    items: int,
+    faiss_figures: dict[str, dict[str, float]],
+    pgvector: dict[str, dict[str, float]] | str,
+    store_items: int,
+    stores: dict[str, dict[str, float]],
+    version: str,
+) -> None:
+    if isinstance(pgvector, str):
+        console.print(f"pgvector: skipped ({pgvector})")
+    else:
+        table = Table(title=f"pgvector (PostgreSQL {version}) beside FAISS, {items:,} items, k={K}")
+        columns = ("FAISS flat", "pgvector exact", "ratio", "FAISS hnsw", "pgvector hnsw", "ratio")
+        table.add_column("measure")
+        for column in columns:
+            table.add_column(column, justify="right")
+        pairs = (
+            (faiss_figures["flat"], pgvector["exact"]),
+            (faiss_figures["hnsw"], pgvector["hnsw"]),
+        )
+        for name, faiss_key, key, fmt in (
+            ("search p50 (ms)", "index_p50", "p50", ".2f"),
+            ("search p99 (ms)", "index_p99", "p99", ".2f"),
+            ("recall@8 vs exact", "recall", "recall", ".3f"),
+        ):
+            cells = []
+            for ours, theirs in pairs:
+                ratio = theirs[key] / ours[faiss_key]
+                cells += [format(ours[faiss_key], fmt), format(theirs[key], fmt), f"{ratio:.1f}x"]
+            table.add_row(name, *cells)
+        exact, graph = pgvector["exact"], pgvector["hnsw"]
+        table.add_row(
+            "load / index build (s)",
+            "",
+            f"{exact['build_s']:.1f}",
+            "",
+            "",
+            f"{graph['build_s']:.1f}",
+        )
+        table.caption = (
+            "FAISS: VectorIndex alone, in process (the figures above). pgvector: one "
+            "SELECT ... ORDER BY embedding <=> q LIMIT 8 over a unix socket, round trip "
+            "included; its HNSW index has the store's m, ef_construction and ef_search."
+        )
+        console.print(table)
+
+    table = Table(title=f"the store on SQLite and on PostgreSQL, flat index, {store_items:,} items")
+    for column in ("measure", "SQLite", "PostgreSQL", "PostgreSQL / SQLite"):
+        table.add_column(column, justify="left" if column == "measure" else "right")
+    sqlite, postgres = stores["SQLite"], stores["PostgreSQL"]
+    for name, key, fmt in (
+        ("store.search p50 (ms)", "store_p50", ".2f"),
+        ("store.search p99 (ms)", "store_p99", ".2f"),
+        ("store.search recall@8 vs exact", "store_recall", ".3f"),
+        ("add_many (items/s)", "add_per_s", ",.0f"),
+        ("store.add p50 (ms)", "add_p50", ".2f"),
+        ("store.add p99 (ms)", "add_p99", ".2f"),
+        ("store.forget p50 (ms)", "forget_p50", ".1f"),
+        ("store.forget p99 (ms)", "forget_p99", ".1f"),
+        ("open, saved index (s)", "open_s", ".2f"),
+    ):
+        shown = format(sqlite[key], fmt), format(postgres[key], fmt)
+        table.add_row(name, *shown, f"{postgres[key] / sqlite[key]:.2f}x")
+    table.caption = (
+        "Both search a FAISS index kept in step with the database's history table; "
+        "PostgreSQL after ANALYZE. "
+        "store.forget: SQLite checkpoints its WAL; PostgreSQL rewrites the tables that held "
+        "the text (VACUUM FULL)."
+    )
+    console.print(table)
+
+
 def _measure_embedder(sentences: int) -> dict[str, float]:
     start = time.perf_counter()
     embedder = SentenceTransformerEmbedder()
@@ -195,13 +402,12 @@ def main(
     queries: Annotated[int, typer.Option(min=10, help="Timed searches per index.")] = 200,
     sentences: Annotated[int, typer.Option(min=10, help="Sentences for the embedder.")] = 1024,
     seed: int = 0,
+    postgres: Annotated[bool, typer.Option(help="Also measure PostgreSQL and pgvector.")] = True,
+    store_items: Annotated[
+        int, typer.Option(min=1000, help="Items for the store on SQLite vs PostgreSQL.")
+    ] = 10_000,
 ) -> None:
-    rng = np.random.default_rng(seed)
-    topics = _unit(rng.standard_normal((max(1, items // 50), DIM)))
-    topic_of = rng.integers(0, len(topics), size=items)
-    vectors = _unit(topics[topic_of] + 0.06 * rng.standard_normal((items, DIM)))
-    targets = rng.choice(items, size=queries, replace=False)
-    query_vectors = _unit(vectors[targets] + 0.03 * rng.standard_normal((queries, DIM)))
+    vectors, query_vectors = _dataset(items, queries, seed)
 
     exact: list[np.ndarray] = []
     brute = _latencies_ms(lambda i: exact.append(_numpy_top_k(vectors, query_vectors[i])), queries)
@@ -216,6 +422,18 @@ def main(
         layouts = _compare_flat_layouts(vectors, query_vectors, exact)
     with console.status("embedding with all-MiniLM-L6-v2..."):
         embedding = _measure_embedder(sentences)
+    server, why_not = _start_postgres() if postgres else (None, "")
+    if server is not None:
+        try:
+            with console.status(f"pgvector: loading {items:,} items, building HNSW..."):
+                try:
+                    pgvector = _measure_pgvector(server, vectors, query_vectors, exact)
+                except psycopg.errors.FeatureNotSupported as exc:  # no vector extension
+                    pgvector = str(exc).splitlines()[0]
+            with console.status(f"the store on SQLite and PostgreSQL, {store_items:,} items..."):
+                stores = _measure_stores(server, store_items, queries, seed)
+        finally:
+            server.stop()
 
     flat, hnsw = results["flat"], results["hnsw"]
     table = Table(title=f"episodic memory, {items:,} items, {DIM}-d, k={K}")
@@ -269,6 +487,11 @@ def main(
         f"{embedding['load_s']:.1f}", f"{embedding['per_s']:.0f}", f"{embedding['single_p50']:.1f}"
     )
     console.print(embed_table)
+
+    if server is not None:
+        _print_postgres(items, results, pgvector, store_items, stores, server.version)
+    elif postgres:
+        console.print(f"PostgreSQL: skipped ({why_not})")
 
     load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
     console.print(f"{os.cpu_count()} CPUs, load average now {load} (other work skews latency)")

@@ -395,12 +395,14 @@ class MemoryStore:
     def rename_session(self, session_id: int, title: str) -> None:
         with self._db.writing() as session:
             transcript.rename(session, self.user_id, session_id, title)
+        self._db.truncate_wal()  # the old title may be private too
 
     def delete_session(self, session_id: int) -> None:
         """Hard delete: the session and its transcript. Its memories are kept (forget them
         one by one) and no longer belong to a session."""
         with self._db.writing() as session:
             transcript.delete(session, self.user_id, session_id)
+        self._db.truncate_wal()
 
     def append_message(self, session_id: int, role: str, content: str) -> int:
         with self._db.writing() as session:

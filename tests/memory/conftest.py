@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -8,6 +9,7 @@ import pytest
 from memory.config import MemoryConfig, RetrievalWeights
 from memory.store import MemoryStore
 from tests.fakes import HashingEmbedder
+from tests.postgres import Server, missing_reason, start_server
 
 
 @pytest.fixture(autouse=True)
@@ -30,3 +32,22 @@ def home(tmp_path: Path) -> Path:
 def store(home: Path, config: MemoryConfig) -> Iterator[MemoryStore]:
     with MemoryStore.open(home, config, HashingEmbedder()) as opened:
         yield opened
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[Server]:
+    """A throwaway PostgreSQL server for the whole run (tests/postgres.py); the tests that
+    use it are skipped, saying why, where no PostgreSQL binaries are installed."""
+    server = start_server()
+    if server is None:
+        pytest.skip(missing_reason())
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: Server) -> Iterator[str]:
+    """A `postgresql+psycopg://` URL of an empty database of the test's own."""
+    name = f"eyla_{uuid.uuid4().hex[:12]}"
+    yield postgres_server.new_database(name)
+    postgres_server.drop_database(name)
