@@ -174,6 +174,30 @@ def test_forget_leaves_no_copy_in_the_tables_files(
         assert [hit.text for hit in store.search(KEPT, k=5)] == [KEPT]
 
 
+def test_users_are_apart_and_a_removed_user_leaves_nothing_in_the_files(
+    tmp_path: Path, postgres_server: Server, postgres_url: str
+) -> None:
+    database = make_url(postgres_url).database
+    assert database is not None
+    with MemoryStore.open(tmp_path, _config(postgres_url), HashingEmbedder()) as store:
+        user, key = store.add_user("alice")
+        assert store.user_for_key(key) == user.id
+        alice = store.for_user(user.id)
+        chat = alice.create_session("hers")
+        alice.append_message(chat.id, "user", f"Remember: {SECRET}.")
+        assert alice.add(SECRET, "user_said", session_id=chat.id) is not None
+        store.add(KEPT, "user_said")
+        assert [h.text for h in store.search(SECRET, k=5)] == [KEPT]
+        assert [h.text for h in alice.search(SECRET, k=5)] == [SECRET]
+        assert _holding(postgres_server, database, b"ZQX-4471")
+
+        assert store.remove_user("alice") == 1
+
+        assert store.user_for_key(key) is None
+        assert _holding(postgres_server, database, b"ZQX-4471") == []
+        assert [h.text for h in store.search(KEPT, k=5)] == [KEPT]
+
+
 def test_a_forget_behind_a_long_reader_warns_instead_of_hanging(
     tmp_path: Path, postgres_server: Server, postgres_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
