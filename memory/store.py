@@ -75,9 +75,10 @@ class MemoryStore:
         self.user_id = user_id
         # a view made by `for_user` shares the database and index, and leaves them open
         self._owns_resources = True
-        # items this user's searches never see, as of history id `_hidden_at`; see
-        # `_hidden_ids`
+        # items this user's searches and dedup never see, as of history id `_hidden_at`;
+        # see `_foreign`
         self._hidden, self._hidden_at = np.empty(0, dtype=np.int64), -1
+        self._others = np.empty(0, dtype=np.int64)
 
     @classmethod
     def open(
@@ -110,8 +111,7 @@ class MemoryStore:
         """This store as `user_id` sees it: the same database, index and embedder. Close
         the store it came from, not the view."""
         with self._db.reading() as session:
-            if not users.exists(session, user_id):
-                raise EylaError(f"no user #{user_id}")
+            users.existing(session, user_id)
         view = MemoryStore(self._db, self._cache, self._config, self._embedder_loaded(), user_id)
         view._owns_resources = False
         return view
@@ -439,6 +439,10 @@ class MemoryStore:
         with self._db.reading() as session:
             return users.any_key(session)
 
+    def user_exists(self, user_id: int) -> bool:
+        with self._db.reading() as session:
+            return users.exists(session, user_id)
+
     def remove_user(self, name: str) -> int:
         """Revoke the user's key and erase what they told Eyla: every memory forgotten as
         `forget` does, every session and transcript deleted. Returns the items forgotten."""
@@ -494,6 +498,7 @@ class MemoryStore:
             try:
                 with self._db.writing() as session:
                     self._cache.catch_up(session)
+                    users.existing(session, self.user_id)
                     for session_id in {item.session_id for item in items} - {None}:
                         transcript.existing(session, self.user_id, session_id)
                     for message_id in {item.message_id for item in items} - {None}:
@@ -504,7 +509,7 @@ class MemoryStore:
                         embedder,
                         self._config.dedup,
                         self.user_id,
-                        self._others_ids(),
+                        self._others_ids().tolist(),
                     )
                     rows = inserter.insert(items, vectors)
                     return [None if row is None else Episode.model_validate(row) for row in rows]
@@ -528,27 +533,29 @@ class MemoryStore:
 
     def _hidden_ids(self) -> np.ndarray:
         """Ids of the live items a plain search must not return: this user's claims about
-        Eyla and every other user's items. Read again only once the history has moved on
-        (every add and forget is in it), so most searches skip the query; with one user
-        it is the claims alone, as small as before users existed."""
+        Eyla and every other user's items (with one user, the claims alone)."""
+        return self._foreign()[1]
+
+    def _others_ids(self) -> np.ndarray:
+        """Live items of other users: never a duplicate of this user's new item."""
+        return self._foreign()[0]
+
+    def _foreign(self) -> tuple[np.ndarray, np.ndarray]:
+        """(other users' live ids, those plus this user's claims), read again only once
+        the history has moved on (every add and forget is in it): most searches and adds
+        then skip the query."""
         if self._hidden_at != self._cache.watermark:
             self._hidden_at = self._cache.watermark
-            query = select(EpisodeRow.id).where(
+            query = select(EpisodeRow.id, EpisodeRow.user_id).where(
                 _LIVE,
                 (EpisodeRow.user_id != self.user_id) | (EpisodeRow.provenance == QUARANTINED),
             )
             with self._db.reading() as session:
-                self._hidden = np.fromiter(session.scalars(query), dtype=np.int64)
-        return self._hidden
-
-    def _others_ids(self) -> builtins.list[int]:
-        """Live items of other users: never a duplicate of this user's new item."""
-        with self._db.reading() as session:
-            return builtins.list(
-                session.scalars(
-                    select(EpisodeRow.id).where(_LIVE, EpisodeRow.user_id != self.user_id)
-                )
-            )
+                rows = session.execute(query).all()
+            hidden = np.fromiter((i for i, _ in rows), dtype=np.int64, count=len(rows))
+            others = np.fromiter((i for i, u in rows if u != self.user_id), dtype=np.int64)
+            self._hidden, self._others = hidden, others
+        return self._others, self._hidden
 
     def _own_episode(self, session: Session, episode_id: int) -> EpisodeRow:
         row = session.get(EpisodeRow, episode_id)

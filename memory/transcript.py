@@ -9,12 +9,13 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from eyla.errors import EylaError
-from memory import audit
+from memory import audit, users
 from memory.records import ROLES, MessageRecord, SessionInfo
 from memory.schema import EpisodeRow, MessageRow, SessionRow, utcnow
 
 
 def create(session: Session, user_id: int, title: str) -> SessionInfo:
+    users.existing(session, user_id)
     row = SessionRow(user_id=user_id, title=_title(title))
     session.add(row)
     session.flush()

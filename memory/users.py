@@ -85,11 +85,18 @@ def exists(session: Session, user_id: int) -> bool:
     return row is not None and row.removed_at is None
 
 
+def existing(session: Session, user_id: int) -> None:
+    """Nothing may be written for a removed user: their data was erased for good."""
+    if not exists(session, user_id):
+        raise EylaError(f"no user #{user_id}")
+
+
 def retire(session: Session, row: UserRow) -> None:
-    """Revoke the key and free the name; the row stays for the items that point at it."""
+    """Revoke the key and forget the name; the row stays for the items that point at it."""
     if row.id == OWNER_ID:
         raise EylaError("the owner cannot be removed: forget their memories instead")
     row.key_hash = None
+    row.name = ""
     row.removed_at = utcnow()
 
 

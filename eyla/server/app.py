@@ -19,7 +19,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from eyla.server.auth import Keys, authenticate
-from eyla.server.bind import accepted_hosts
+from eyla.server.bind import accepted_hosts, is_loopback
 from eyla.server.body import parse_chat_request, read_body
 from eyla.server.browser import BrowserGuard
 from eyla.server.conversations import Conversations
@@ -69,7 +69,7 @@ def create_app(
     install_error_handlers(app)
     app.add_middleware(BrowserGuard, hosts=accepted_hosts(host, allowed_hosts))
     # the owner's key, and the users' keys in the store (read at every request)
-    user_of = authenticate(Keys(api_key, conversations.users))
+    user_of = authenticate(Keys(api_key, conversations.users, loopback=is_loopback(host)))
     v1 = APIRouter(prefix="/v1", dependencies=[Depends(user_of)])
 
     @v1.get("/models")

@@ -20,13 +20,21 @@ from memory.users import UserKeys
 
 
 class Keys:
-    def __init__(self, owner_key: str | None = None, users: UserKeys | None = None) -> None:
+    """Off loopback a key is always required: were the last user removed while the server
+    runs, a server on the network must not fall back to serving the owner to anyone."""
+
+    def __init__(
+        self, owner_key: str | None = None, users: UserKeys | None = None, loopback: bool = True
+    ) -> None:
         self._owner = owner_key.encode() if owner_key else None
         self._users = users
+        self._loopback = loopback
 
     def required(self) -> bool:
         """Read at every request, so that `eyla users add` takes effect at once."""
-        return self._owner is not None or (self._users is not None and self._users.any_user_key())
+        if not self._loopback or self._owner is not None:
+            return True
+        return self._users is not None and self._users.any_user_key()
 
     def user_for(self, key: str) -> int | None:
         # constant time against the owner's key, so that response timing does not leak

@@ -49,6 +49,10 @@ class TooManySessions(EylaError):
     pass
 
 
+class UserGone(EylaError):
+    """The request's user was removed after it was let in."""
+
+
 class Conversations(Protocol):
     """Used by the model worker's thread alone; the creator closes it after the server."""
 
@@ -119,6 +123,12 @@ class SharedStore:
         return None
 
     def _agent(self, user_id: int) -> Agent:
+        # checked at every turn: a user removed while their request waited gets nothing
+        # written for them, and their agent goes
+        if not self.agent.store.user_exists(user_id):
+            self._agents.pop(user_id, None)
+            self._default_sessions.pop(user_id, None)
+            raise UserGone("this API key's user was removed")
         if user_id not in self._agents:
             owner = self.agent
             agent = Agent(

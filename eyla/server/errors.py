@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from eyla.errors import EylaError
-from eyla.server.conversations import TooManySessions, UnknownSession
+from eyla.server.conversations import TooManySessions, UnknownSession, UserGone
 from eyla.server.disconnect import ClientLeft
 from eyla.server.schema import ErrorDetail, ErrorResponse
 from eyla.server.worker import QueueFull, TurnFailed, WorkerStopped
@@ -51,6 +51,8 @@ def as_api_error(exc: BaseException) -> ApiError:
             return ApiError(499, str(exc), code="client_closed_request")
         case UnknownSession():
             return ApiError(404, str(exc), param="X-Eyla-Session", code="session_not_found")
+        case UserGone():
+            return ApiError(401, str(exc), code="invalid_api_key")
         case TooManySessions():
             return ApiError(409, str(exc), code="too_many_sessions")
         case EylaError():

@@ -150,6 +150,26 @@ def test_removing_a_user_erases_their_data_and_revokes_their_key(home: Path) -> 
         store.remove_user("owner")
 
 
+def test_nothing_is_written_for_a_removed_user_through_a_view_made_before(
+    home: Path, store: MemoryStore
+) -> None:
+    user, _ = store.add_user("alice")
+    alice = store.for_user(user.id)
+    chat = alice.create_session("hers")
+    store.remove_user("alice")
+    for attempt in (
+        lambda: alice.create_session("again"),
+        lambda: alice.add("my PIN is 4321", "user_said"),
+        lambda: alice.append_message(chat.id, "user", "my PIN is 4321"),
+    ):
+        with pytest.raises(EylaError, match=r"no (user|session)"):
+            attempt()
+    assert b"4321" not in _database_bytes(home)
+    with sqlite3.connect(home / "eyla.db") as raw:  # the name goes with the user
+        assert raw.execute("SELECT name FROM users WHERE id = ?", (user.id,)).fetchone() == ("",)
+    raw.close()
+
+
 def test_removing_an_unknown_user_is_an_error(store: MemoryStore) -> None:
     with pytest.raises(EylaError, match="no user 'nobody'"):
         store.remove_user("nobody")

@@ -133,14 +133,17 @@ def test_the_openai_client_still_works(url):
 def test_the_names_a_bind_answers_to(make_agent: MakeAgent, bound, allowed, accepted, refused):
     """The app is told where it is bound (the test server is on loopback whatever it says),
     and compares each request's Host with that."""
-    app = create_app(SharedStore(make_agent(ScriptedModel())), host=bound, allowed_hosts=allowed)
+    agent = make_agent(ScriptedModel())
+    # off loopback a key is always required
+    app = create_app(SharedStore(agent), api_key="k", host=bound, allowed_hosts=allowed)
+    key = {"Authorization": "Bearer k"}
     with serving(app) as url:
         for host in accepted:
             for header in (host, f"{host}:8443"):
-                response = httpx.get(f"{url}/models", headers={"Host": header})
+                response = httpx.get(f"{url}/models", headers={"Host": header, **key})
                 assert response.status_code == 200, header
         for host in refused:
-            response = httpx.get(f"{url}/models", headers={"Host": host})
+            response = httpx.get(f"{url}/models", headers={"Host": host, **key})
             error_of(response, 400, "host_not_allowed")
 
 

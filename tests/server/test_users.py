@@ -12,7 +12,7 @@ from eyla.agent import Agent
 from eyla.config import Settings
 from eyla.identity import load_identity
 from eyla.server.app import create_app
-from eyla.server.conversations import SharedStore
+from eyla.server.conversations import SharedStore, UserGone
 from memory.store import MemoryStore
 from tests.fakes import ScriptedModel
 from tests.server.helpers import serving
@@ -124,6 +124,34 @@ def test_once_a_user_has_a_key_every_request_needs_one(server) -> None:
         assert httpx.get(f"{url}/models", headers=headers).status_code == 401
     headers = {"Authorization": f"Bearer {keys['alice']}"}
     assert httpx.get(f"{url}/models", headers=headers).status_code == 200
+
+
+def test_off_loopback_every_request_needs_a_key_even_once_none_is_left(
+    store: MemoryStore,
+) -> None:
+    _, key = store.add_user("bob")
+    agent = Agent(ScriptedModel(), store, load_identity(), Settings())
+    with serving(create_app(SharedStore(agent), host="0.0.0.0")) as url:
+        assert _chat(url, key, _said("hi")).status_code == 200
+        store.remove_user("bob")
+        for sent in (None, key):
+            response = _chat(url, sent, _said(PIN))
+            assert response.status_code == 401
+    assert store.list() == []  # nothing reached the owner's memory
+
+
+def test_a_user_removed_while_their_turn_waited_gets_nothing_written(
+    store: MemoryStore,
+) -> None:
+    user, _ = store.add_user("bob")
+    conversations = SharedStore(Agent(ScriptedModel(), store, load_identity(), Settings()))
+    conversations.open("diary", user.id)
+    store.remove_user("bob")
+    with pytest.raises(UserGone):
+        conversations.open("diary", user.id)
+    with pytest.raises(UserGone):
+        conversations.open(None, user.id)
+    assert store.user_exists(user.id) is False
 
 
 def test_without_users_loopback_is_one_user_and_a_new_key_applies_at_once(
