@@ -1,10 +1,12 @@
 """The FastAPI app: `/v1/models` and `/v1/chat/completions` over Eyla's agent.
 
-Conversations map to Eyla sessions: the `X-Eyla-Session` header (a session id, or a
-title) or else the request's `user` field (a title; the session is created on first use)
-picks it, and replies name it in the same header and in `eyla.session_id`. Where each
-conversation's memory lives, and what a request naming none gets, is up to the
-`Conversations` given (see conversations.py).
+A request's API key names its user (auth.py): the owner's key (`api_key`), a user's key
+from the store, or none while no key exists on loopback. Conversations map to that user's
+Eyla sessions: the `X-Eyla-Session` header (a session id, or a title) or else the
+request's `user` field (a title; the session is created on first use) picks it, and
+replies name it in the same header and in `eyla.session_id`. Where each conversation's
+memory lives, and what a request naming none gets, is up to the `Conversations` given
+(see conversations.py).
 """
 
 from __future__ import annotations
