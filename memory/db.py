@@ -126,7 +126,7 @@ class Database:
                 f"cannot open the memory database {self.display_url}: {exc.orig}"
             ) from exc
 
-    def truncate_wal(self) -> None:
+    def scrub_replaced_rows(self) -> None:
         """Leave no readable copy of the rows a forget or a deletion replaced.
 
         SQLite: copy the write-ahead log into the database file and empty it; the log still

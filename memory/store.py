@@ -244,14 +244,14 @@ class MemoryStore:
             self._cache.catch_up()
             self._cache.save()
         if erased or message_id is not None:
-            self._db.truncate_wal()
+            self._db.scrub_replaced_rows()
 
     def delete_message(self, message_id: int) -> None:
         """Delete one transcript message for good (its bytes are zeroed, as in `forget`);
         memories taken from it stay, no longer linked to it."""
         with self._db.writing() as session:
             transcript.delete_message(session, self.user_id, message_id)
-        self._db.truncate_wal()
+        self._db.scrub_replaced_rows()
 
     def get(self, episode_id: int) -> Episode:
         with self._db.reading() as session:
@@ -395,14 +395,14 @@ class MemoryStore:
     def rename_session(self, session_id: int, title: str) -> None:
         with self._db.writing() as session:
             transcript.rename(session, self.user_id, session_id, title)
-        self._db.truncate_wal()  # the old title may be private too
+        self._db.scrub_replaced_rows()  # the old title may be private too
 
     def delete_session(self, session_id: int) -> None:
         """Hard delete: the session and its transcript. Its memories are kept (forget them
         one by one) and no longer belong to a session."""
         with self._db.writing() as session:
             transcript.delete(session, self.user_id, session_id)
-        self._db.truncate_wal()
+        self._db.scrub_replaced_rows()
 
     def append_message(self, session_id: int, role: str, content: str) -> int:
         with self._db.writing() as session:
@@ -460,7 +460,7 @@ class MemoryStore:
             session.execute(delete(SessionRow).where(SessionRow.user_id == row.id))
         self._cache.catch_up()
         self._cache.save()
-        self._db.truncate_wal()
+        self._db.scrub_replaced_rows()
         return len(items)
 
     # -- internals ----------------------------------------------------------------------

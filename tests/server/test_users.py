@@ -35,13 +35,18 @@ def server(store: MemoryStore) -> Iterator[tuple[str, dict[str, str], MemoryStor
         yield url, keys, store
 
 
-def _chat(url: str, key: str | None, messages: list[dict[str, str]], **extra: object):
-    headers = {"Authorization": f"Bearer {key}"} if key else {}
-    headers |= {k: str(v) for k, v in extra.pop("headers", {}).items()}  # type: ignore[union-attr]
+def _chat(
+    url: str,
+    key: str | None,
+    messages: list[dict[str, str]],
+    headers: dict[str, str] | None = None,
+    **fields: object,
+) -> httpx.Response:
+    auth = {"Authorization": f"Bearer {key}"} if key else {}
     return httpx.post(
         f"{url}/chat/completions",
-        json={"messages": messages, **extra},
-        headers=headers,
+        json={"messages": messages, **fields},
+        headers=auth | (headers or {}),
         timeout=30,
     )
 
