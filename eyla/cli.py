@@ -5,7 +5,8 @@ from __future__ import annotations
 import signal
 import sys
 import threading
-from typing import Annotated
+from collections.abc import Mapping
+from typing import Annotated, ClassVar
 
 import typer
 from rich.console import Console
@@ -13,6 +14,7 @@ from rich.markup import escape
 
 from eyla.config import Settings
 from eyla.errors import EylaError
+from eyla.lazy import LazyGroup
 from eyla.options import (
     MaxNewTokensOpt,
     ModelOpt,
@@ -21,12 +23,20 @@ from eyla.options import (
     quiet_libraries,
     settings_from_flags,
 )
-from eyla.probes.cli import probe
-from eyla.report.cli import report
-from eyla.server.cli import serve
-from eyla.training.cli import app as train_app
-from eyla.users import app as users_app
-from memory.cli import app as memory_app
+
+
+class Commands(LazyGroup):
+    # Each imported only when it runs, or when help lists it: the other commands' imports
+    # (the store's SQLAlchemy, numpy, the probes) would cost `eyla ask` a second.
+    lazy: ClassVar[Mapping[str, str]] = {
+        "serve": "eyla.server.cli:serve",
+        "memory": "memory.cli:app",
+        "users": "eyla.users:app",
+        "train": "eyla.training.cli:app",
+        "probe": "eyla.probes.cli:probe",
+        "report": "eyla.report.cli:report",
+    }
+
 
 app = typer.Typer(
     name="eyla",
@@ -34,13 +44,8 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    cls=Commands,
 )
-app.add_typer(memory_app, name="memory")
-app.command("serve")(serve)
-app.add_typer(users_app, name="users")
-app.add_typer(train_app, name="train")
-app.command("probe")(probe)
-app.command("report")(report)
 err = Console(stderr=True)
 
 SessionOpt = Annotated[
@@ -69,6 +74,15 @@ def _write(piece: str) -> None:
     sys.stdout.flush()
 
 
+NoServerOpt = Annotated[
+    bool,
+    typer.Option(
+        "--no-server",
+        help="Answer in this process even when an `eyla serve` on this data dir is running.",
+    ),
+]
+
+
 @app.command()
 def ask(
     question: Annotated[str, typer.Argument(help="What to ask Eyla; '-' reads stdin.")],
@@ -77,13 +91,23 @@ def ask(
     temperature: TemperatureOpt = None,
     seed: SeedOpt = None,
     session: SessionOpt = None,
+    no_server: NoServerOpt = False,
 ) -> None:
-    """Ask one question; the answer streams to stdout."""
+    """Ask one question; the answer streams to stdout.
+
+    An `eyla serve` running on this data dir answers with its warm model, if it can."""
     if question == "-":
         question = sys.stdin.read()
     if not question.strip():
         raise EylaError("empty prompt: ask a question")
     settings = settings_from_flags(model, max_new_tokens, temperature, seed)
+    if not no_server:
+        from eyla.resident import ask_resident
+
+        answer = ask_resident(settings, question, session, _write)
+        if answer is not None:
+            _after_answer(answer.notice, answer.cancelled)
+            return
     agent = _open_agent(settings, session)
     cancel = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: cancel.set())
@@ -92,9 +116,15 @@ def ask(
     finally:
         agent.close()
     sys.stdout.write("\n")
-    if result and result.notice:
-        err.print(f"[yellow]notice:[/] {result.notice}", soft_wrap=True)
-    if result and result.cancelled:
+    if result:
+        _after_answer(result.notice, result.cancelled)
+
+
+def _after_answer(notice: str | None, cancelled: bool) -> None:
+    """What follows the answer on stderr, wherever it came from."""
+    if notice:
+        err.print(f"[yellow]notice:[/] {notice}", soft_wrap=True)
+    if cancelled:
         err.print("[yellow]cancelled[/]")
         raise typer.Exit(130)
 

@@ -11,6 +11,7 @@ import typer
 
 from eyla.cli import app
 from eyla.errors import EylaError
+from eyla.lazy import LazyGroup, load_target
 from eyla.options import ModelOpt, settings_from_flags
 
 # every command that loads a model, as typed after `eyla`
@@ -29,7 +30,8 @@ LOADS_A_MODEL = {
 
 
 def commands(group: typer.Typer, prefix: str = "") -> Iterator[tuple[str, Callable]]:
-    """Each command of the real app by its full name, with the function it runs."""
+    """Each command of the real app by its full name, with the function it runs: those
+    registered on it, and those it imports when used (eyla/lazy.py)."""
     for command in group.registered_commands:
         assert command.callback is not None
         name = command.name or command.callback.__name__.replace("_", "-")
@@ -37,6 +39,14 @@ def commands(group: typer.Typer, prefix: str = "") -> Iterator[tuple[str, Callab
     for sub in group.registered_groups:
         assert sub.typer_instance is not None
         yield from commands(sub.typer_instance, f"{prefix}{sub.name} ")
+    cls = group.info.cls
+    lazy = cls.lazy if isinstance(cls, type) and issubclass(cls, LazyGroup) else {}
+    for name, target in lazy.items():
+        found = load_target(target)
+        if isinstance(found, typer.Typer):
+            yield from commands(found, f"{prefix}{name} ")
+        else:
+            yield f"{prefix}{name}", found
 
 
 def test_every_command_that_loads_a_model_takes_the_shared_model_option():

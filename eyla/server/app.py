@@ -3,10 +3,10 @@
 A request's API key names its user (auth.py): the owner's key (`api_key`), a user's key
 from the store, or none while no key exists on loopback. Conversations map to that user's
 Eyla sessions: the `X-Eyla-Session` header (a session id, or a title) or else the
-request's `user` field (a title; the session is created on first use) picks it, and
-replies name it in the same header and in `eyla.session_id`. Where each conversation's
-memory lives, and what a request naming none gets, is up to the `Conversations` given
-(see conversations.py).
+request's `user` field (a title; the session is created on first use) picks it, or
+`X-Eyla-New-Session: 1` asks for a new one (as `eyla ask` does); replies name it in the
+same header and in `eyla.session_id`. Where each conversation's memory lives, and what a
+request naming none gets, is up to the `Conversations` given (see conversations.py).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from eyla.server.schema import (
     ModelList,
 )
 from eyla.server.streaming import TurnEvents, reply_events, wait_for_start
-from eyla.server.turns import SESSION_HEADER, extension, turn_spec
+from eyla.server.turns import NEW_SESSION_HEADER, SESSION_HEADER, extension, turn_spec
 from eyla.server.worker import ModelWorker, TurnJob
 
 
@@ -87,7 +87,12 @@ def create_app(
     @v1.post("/chat/completions", response_model=None)
     async def chat_completions(request: Request) -> Response:
         chat = parse_chat_request(await read_body(request, max_body_bytes))
-        spec = turn_spec(chat, request.headers.get(SESSION_HEADER), conversations.decoding)
+        spec = turn_spec(
+            chat,
+            request.headers.get(SESSION_HEADER),
+            conversations.decoding,
+            request.headers.get(NEW_SESSION_HEADER),
+        )
         job = TurnJob(
             spec.text,
             spec.session,

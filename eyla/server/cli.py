@@ -15,6 +15,7 @@ from eyla.errors import EylaError
 from eyla.options import ModelOpt, quiet_libraries, settings_from_flags
 from eyla.server.bind import accepted_hosts, is_loopback, require_key_for
 from eyla.server.limits import QUEUE_SIZE
+from eyla.server.presence import Presence, settings_digest
 
 if TYPE_CHECKING:
     from eyla.server.conversations import Conversations
@@ -72,6 +73,7 @@ def serve(
     # the heavy imports wait until the arguments are known to be good
     import uvicorn
 
+    from eyla.server.announce import AnnouncedServer
     from eyla.server.app import create_app
 
     quiet_libraries()  # uvicorn logs what the server does
@@ -84,7 +86,17 @@ def serve(
             host=host,
             allowed_hosts=allowed_host or (),
         )
-        uvicorn.run(app, host=host, port=port, log_level="info")
+        config = uvicorn.Config(app, host=host, port=port, log_level="info")
+        # only a server `eyla ask` may stand in for is announced: one that keeps the data
+        # dir's memory (an ephemeral one forgets what an in-process ask would remember),
+        # on loopback (the owner's key is not sent over a network)
+        if ephemeral or not is_loopback(host):
+            uvicorn.Server(config).run()
+        else:
+            presence = Presence(
+                os.getpid(), host, port, settings_digest(settings), _key_file(api_key_file)
+            )
+            AnnouncedServer(config, settings.home, presence).run()
 
 
 def api_key(path: Path | None) -> str | None:
@@ -111,6 +123,11 @@ def api_key(path: Path | None) -> str | None:
             "without spaces at either end"
         )
     return key
+
+
+def _key_file(path: Path | None) -> str | None:
+    """Where the owner's key is kept, for `eyla ask` (which runs in another directory)."""
+    return str(path.expanduser().resolve()) if path is not None else None
 
 
 def _user_keys_exist(settings: Settings) -> bool:

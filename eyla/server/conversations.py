@@ -16,6 +16,7 @@ talks to Eyla about the conversation it sent.
 
 from __future__ import annotations
 
+import enum
 import shutil
 import tempfile
 from collections import OrderedDict
@@ -36,9 +37,18 @@ from memory.users import UserKeys
 from models.eyla_model import EylaModel
 from models.generate import Message
 
-# a session id (the X-Eyla-Session header), a session title (the `user` field), or None
-# for a request that names no conversation
-SessionKey = int | str | None
+
+class NewSession(enum.Enum):
+    """A request for a conversation of its own, untitled (the X-Eyla-New-Session header):
+    what `eyla ask` without --session has in the terminal, a new session each time."""
+
+    NEW = "new"
+
+
+NEW_SESSION = NewSession.NEW
+# a session id (the X-Eyla-Session header), a session title (the `user` field), a new
+# session, or None for a request that names no conversation
+SessionKey = int | str | NewSession | None
 
 
 class UnknownSession(EylaError):
@@ -98,7 +108,7 @@ class SharedStore:
     given; another user's is made on their first request, over their view of the store
     and on a session of their own, and shares the model. A request that names no session
     continues its user's default one: for the owner, the session the agent opened when
-    the server started."""
+    the server started; one asking for a new session gets a new untitled one."""
 
     def __init__(self, agent: Agent, max_sessions: int = SESSIONS_PER_USER) -> None:
         self.agent = agent
@@ -141,6 +151,8 @@ class SharedStore:
     def _session_id(self, agent: Agent, key: SessionKey) -> int:
         if key is None:
             return self._default_sessions[agent.store.user_id]
+        if key is NEW_SESSION:
+            return self._new_session(agent)
         # the user's sessions only: another user's id reads as no session at all
         sessions = agent.store.list_sessions()
         if isinstance(key, int):
@@ -153,12 +165,22 @@ class SharedStore:
         titled = [s.id for s in sessions if s.title == title]
         if titled:
             return min(titled)
-        if len(sessions) >= self.max_sessions:
+        self._check_room(len(sessions))
+        return agent.store.create_session(title).id
+
+    def _new_session(self, agent: Agent) -> int:
+        # The owner's new sessions are not capped: their `eyla ask` makes one per question
+        # in the terminal too, and the server must not refuse what the terminal does.
+        if agent.store.user_id != OWNER_ID:
+            self._check_room(len(agent.store.list_sessions()))
+        return agent.store.create_session("").id
+
+    def _check_room(self, sessions: int) -> None:
+        if sessions >= self.max_sessions:
             raise TooManySessions(
-                f"this user has {len(sessions)} sessions, the most a server keeps per user; "
+                f"this user has {sessions} sessions, the most a server keeps per user; "
                 "name an existing one, or delete some with `eyla` in a terminal"
             )
-        return agent.store.create_session(title).id
 
 
 class ThrowawayStores:
@@ -197,13 +219,14 @@ class ThrowawayStores:
         return None
 
     def open(self, key: SessionKey, user_id: int = OWNER_ID) -> Agent:
-        if key is None:
+        # a new session is a conversation on its own, as one naming none is here
+        if key is None or key is NEW_SESSION:
             self._anonymous = self.conversations.start()
             return self._anonymous
         return self._conversation((user_id, normal_title(str(key))))
 
     def release(self, key: SessionKey, user_id: int = OWNER_ID) -> None:
-        if key is None and self._anonymous is not None:
+        if (key is None or key is NEW_SESSION) and self._anonymous is not None:
             self.conversations.end(self._anonymous)
             self._anonymous = None
 

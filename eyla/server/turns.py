@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from eyla.agent import TurnResult
 from eyla.config import DecodingConfig
-from eyla.server.conversations import SessionKey
+from eyla.server.conversations import NEW_SESSION, SessionKey
 from eyla.server.errors import ApiError
 from eyla.server.limits import MAX_SESSION_CHARS
 from eyla.server.schema import (
@@ -27,6 +27,8 @@ from eyla.server.schema import (
 from models.generate import Message
 
 SESSION_HEADER = "X-Eyla-Session"
+# "1" or "true": the turn opens a new untitled session, as `eyla ask` does in the terminal
+NEW_SESSION_HEADER = "X-Eyla-New-Session"
 # DecodingConfig's names as the client knows them, for error messages
 WIRE_NAMES = {"max_new_tokens": "max_tokens"}
 
@@ -41,7 +43,10 @@ class TurnSpec:
 
 
 def turn_spec(
-    request: ChatCompletionRequest, session_header: str | None, defaults: DecodingConfig
+    request: ChatCompletionRequest,
+    session_header: str | None,
+    defaults: DecodingConfig,
+    new_session_header: str | None = None,
 ) -> TurnSpec:
     if not request.messages:
         raise ApiError(400, "messages must not be empty", param="messages")
@@ -60,6 +65,16 @@ def turn_spec(
     if any(m.role in ("system", "developer") for m in request.messages):
         ignored.insert(0, "system message")
     session = _session(request.user, session_header)
+    if _new_session(new_session_header):
+        if session is not None:
+            raise ApiError(
+                400,
+                f"{NEW_SESSION_HEADER} asks for a new session: name none with "
+                f"{SESSION_HEADER} or `user`",
+                param=NEW_SESSION_HEADER,
+                code="invalid_value",
+            )
+        session = NEW_SESSION
     return TurnSpec(text, session, _decoding(request, defaults), earlier, ignored)
 
 
@@ -94,6 +109,19 @@ def _session(user: str | None, header: str | None) -> SessionKey:
         # not str.isdigit alone: it takes "²", which int() does not
         return int(name) if name.isascii() and name.isdigit() else name
     return user if user and user.strip() else None
+
+
+def _new_session(header: str | None) -> bool:
+    if header is None or (value := header.strip().lower()) in ("0", "false"):
+        return False
+    if value in ("1", "true"):
+        return True
+    raise ApiError(
+        400,
+        f"{NEW_SESSION_HEADER} must be 1 or true (or 0 or false)",
+        param=NEW_SESSION_HEADER,
+        code="invalid_value",
+    )
 
 
 def _header_text(value: str) -> str:
