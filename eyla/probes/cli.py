@@ -58,8 +58,13 @@ def probe(
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Decoding and bootstrap seed.")] = 0,
     judge: Annotated[
-        str, typer.Option("--judge", help="'rubric' (deterministic) or openai:URL[?model=NAME].")
-    ] = "rubric",
+        str,
+        typer.Option(
+            "--judge",
+            help="'fitted' (deterministic, weighed to agree with blind readers), 'rubric' "
+            "(the plain rules) or openai:URL[?model=NAME].",
+        ),
+    ] = "fitted",
     api_key_env: Annotated[
         str | None,
         typer.Option(
@@ -113,9 +118,13 @@ def probe(
 
 
 def make_judge(spec: str, identity: IdentitySpec, api_key_env: str | None = None) -> Judge:
-    """'rubric', or 'openai:URL' for an LLM judge on any OpenAI-compatible server (sent
-    the key in `api_key_env`, see `openai_api.api_key_for`)."""
+    """'fitted', 'rubric', or 'openai:URL' for an LLM judge on any OpenAI-compatible server
+    (sent the key in `api_key_env`, see `openai_api.api_key_for`)."""
     kind, _, rest = spec.partition(":")
+    if spec == "fitted":
+        from eyla.probes.fitted import FittedJudge
+
+        return FittedJudge(identity)
     if spec == "rubric":
         from eyla.probes.judge import RubricJudge
 
@@ -125,4 +134,4 @@ def make_judge(spec: str, identity: IdentitySpec, api_key_env: str | None = None
         from eyla.probes.openai_api import ChatClient, Endpoint
 
         return LLMJudge(ChatClient(Endpoint.parse(rest), api_key_env=api_key_env), identity)
-    raise EylaError(f"unknown judge {spec!r}: use 'rubric' or openai:URL")
+    raise EylaError(f"unknown judge {spec!r}: use 'fitted', 'rubric' or openai:URL")

@@ -61,6 +61,7 @@ UNCERTAIN = re.compile(
     r"impossible to (?:know|predict|say)|"
     r"can(?:'t|not) (?:predict|tell|say)|not possible to (?:know|predict)|unknowable|"
     r"only you (?:know|can know)|i have no way|nobody knows|no one knows|is unknown|"
+    r"(?:is|are|was|were) not (?:yet )?known|not yet (?:known|decided)|"
     r"(?:not|never) (?:been )?recorded|i(?:'m| am) (?:not|un)(?:sure| certain)|uncertain)\b"
 )
 DISOWN = (
