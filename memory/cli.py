@@ -177,7 +177,7 @@ def stats() -> None:
         ("messages", figures.messages),
         ("embedding models", models or "-"),
         ("index", f"{figures.index_kind}, {figures.index_size} vectors"),
-        ("tombstones", figures.index_tombstones),
+        ("empty slots", figures.index_empty_slots),
         ("database", figures.database),
         ("index file", figures.index_path),
     ]:

@@ -6,7 +6,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-IndexKind = Literal["flat", "hnsw"]
+IndexKind = Literal["flat", "hnsw"]  # what an index file holds
+# what the config may ask for: a kind, or "auto" to choose it by the store's size
+IndexSetting = Literal["auto", "flat", "hnsw"]
 
 
 class RetrievalWeights(BaseModel):
@@ -34,7 +36,16 @@ class MemoryConfig(BaseModel):
     db_url: str | None = Field(
         None, description="SQLAlchemy URL; None means SQLite at <home>/eyla.db (WAL)."
     )
-    index: IndexKind = "flat"
+    index: IndexSetting = Field(
+        "auto",
+        description="'auto': flat up to `hnsw_from_items` items, HNSW from there on; or a kind.",
+    )
+    hnsw_from_items: int = Field(
+        20_000,
+        ge=2,
+        description="Under 'auto', the size at which the index becomes HNSW; it goes back to "
+        "flat below half of it.",
+    )
     hnsw_m: int = Field(32, ge=4, le=256)
     hnsw_ef_search: int = Field(64, ge=8)
     hnsw_ef_construction: int = Field(80, ge=8)
@@ -54,3 +65,20 @@ class MemoryConfig(BaseModel):
         20_000, ge=1, description="Longer texts are refused: the embedder reads only their start."
     )
     busy_timeout_s: float = Field(30.0, gt=0.0)
+
+    def index_kind_for(self, items: int, current: IndexKind | None = None) -> IndexKind:
+        """The kind an index of `items` live vectors should be, `current` its kind now.
+
+        Under "auto" a flat scan is exact and cheap while the store is small (under a
+        millisecond at 20,000 384-d items), but its time grows with the store, and at
+        100,000 it is no faster than numpy; an HNSW walk stays well under a millisecond.
+        The gap between switching up (at `hnsw_from_items`) and back (below half of it)
+        keeps a store near the threshold from rebuilding on every add and forget.
+        """
+        if self.index != "auto":
+            return self.index
+        if items >= self.hnsw_from_items:
+            return "hnsw"
+        if items < self.hnsw_from_items // 2 or current is None:
+            return "flat"
+        return current

@@ -5,22 +5,27 @@ history table (the change feed) past its watermark into its in-memory index. The
 only saves rebuild time; on open it is checked against the database and repaired, or
 rebuilt from the stored vectors when it is missing, damaged or built for something else.
 
-A forgotten item's vector must leave memory and the file for good: a flat index deletes it
-in place; HNSW can only tombstone it, so an HNSW index is rebuilt without it instead.
+A forgotten item's vector must leave memory and the file for good: both kinds delete it in
+place (index.py), and the file is written again at once (`MemoryStore.forget`).
+
+Under `index = "auto"` the kind follows the store's size (`MemoryConfig.index_kind_for`):
+flat while small, HNSW from `hnsw_from_items` on. A change of kind is a rebuild from the
+database's float32 vectors (flat holds only bfloat16 codes), made where the size is first
+seen to cross: on open, or when catching up with adds and forgets, in every process alike.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from memory.config import MemoryConfig
+from memory.config import IndexKind, MemoryConfig
 from memory.db import Database
 from memory.index import VectorIndex
 from memory.index_file import (
@@ -52,6 +57,9 @@ class IndexCache:
         self._store_id = ""
         self._watermark = 0
         self._unsaved = 0
+        # the kind changed since the last save: other processes opening the file would
+        # each rebuild the index otherwise, so the next checkpoint saves it
+        self._rekinded = False
 
     @property
     def watermark(self) -> int:
@@ -77,15 +85,14 @@ class IndexCache:
                 with file_lock(self._lock_path, shared=True):
                     header, payload = read_index_file(self.path)
                 self._check(header, model)
-                self.index = VectorIndex.from_bytes(
-                    payload, header.tombstones, self._config.hnsw_ef_search
-                )
+                self.index = VectorIndex.from_bytes(payload, self._config.hnsw_ef_search)
                 if self.index.kind != header.kind:
                     raise IndexFileError("index file header and payload disagree")
                 if header.tombstones:  # saved by an earlier version
                     raise IndexFileError("index file still holds forgotten vectors")
                 self.model = header.model
                 changed = self._reconcile(session)
+                changed = self._fit_kind(session) or changed
             except (IndexFileError, RuntimeError, ValueError) as problem:
                 if model is not None or self.path.exists():
                     log.warning("memory index: %s; rebuilding it from the database", problem)
@@ -113,11 +120,12 @@ class IndexCache:
         reembedded = any(
             row.action == "update" and "embedding_model" in json.loads(row.detail) for row in rows
         )
-        if reembedded or not self._remove(forgotten):
-            # every vector changed, or HNSW would only tombstone the forgotten ones
+        if reembedded:  # every vector changed
             self._build(session, _majority_model(session))
             self._unsaved += len(rows)
             return
+        if self.index is not None:
+            self.index.remove(forgotten)
         if added and self.model_in_use is None:
             first = session.get_one(EpisodeRow, added[0])
             if (first.embedding_model, first.embedding_dim) != (self.model, self.dim):
@@ -126,6 +134,7 @@ class IndexCache:
             for ids, vectors in _vectors(session, self.model, self.index.dim, added):
                 self.index.add(ids, vectors)
         self._unsaved += len(added) + len(forgotten)
+        self._fit_kind(session)
 
     def rebuild(self) -> None:
         with self._db.reading() as session:
@@ -136,7 +145,7 @@ class IndexCache:
     def checkpoint(self) -> None:
         """Save once enough changed; the geometric threshold keeps saves amortised O(1)."""
         size = 0 if self.index is None else len(self.index)
-        if self._unsaved >= max(self._config.index_save_every, size // 10):
+        if self._rekinded or self._unsaved >= max(self._config.index_save_every, size // 10):
             self.save()
 
     def save_if_changed(self) -> None:
@@ -155,11 +164,12 @@ class IndexCache:
                 else:
                     write_index_file(self.path, *saved)
         self._unsaved = 0
+        self._rekinded = False
 
-    def _serialised(self) -> tuple[IndexHeader, bytes] | None:
-        if self.index is None or self.model is None:
-            return None
-        payload = self.index.to_bytes()
+    def _serialised(self) -> tuple[IndexHeader, memoryview] | None:
+        if self.index is None or self.model is None or len(self.index) == 0:
+            return None  # an empty HNSW index would still hold its emptied slots
+        payload = self.index.payload()
         header = IndexHeader.describing(
             payload,
             store_id=self._store_id,
@@ -167,7 +177,7 @@ class IndexCache:
             model=self.model,
             dim=self.index.dim,
             watermark=self._watermark,
-            tombstones=sorted(self.index.tombstones),
+            tombstones=[],  # none since forgetting deletes in place; kept for the format
         )
         return header, payload
 
@@ -177,9 +187,11 @@ class IndexCache:
             on_disk = read_header(self.path)
         except IndexFileError:
             return False
+        # under "auto" a snapshot of either kind serves: the opener fits it to the size
+        wanted = self._config.index if self.index is None else self.index.kind
         return (
             on_disk.store_id == self._store_id
-            and on_disk.kind == self._config.index
+            and (self._config.index == "auto" or on_disk.kind == wanted)
             and (self.model is None or on_disk.model == self.model)
             and on_disk.watermark > self._watermark
         )
@@ -187,7 +199,7 @@ class IndexCache:
     def _check(self, header: IndexHeader, model: tuple[str, int] | None) -> None:
         if header.store_id != self._store_id:
             raise IndexFileError("index file belongs to another database")
-        if header.kind != self._config.index:
+        if self._config.index != "auto" and header.kind != self._config.index:
             raise IndexFileError(
                 f"index file is {header.kind}, config asks for {self._config.index}"
             )
@@ -210,9 +222,7 @@ class IndexCache:
         )
         missing = sorted(live - self.index.ids)
         extra = self.index.ids - live
-        if not self._remove(extra):
-            self._build(session, _majority_model(session))
-            return True
+        self.index.remove(extra)
         for ids, vectors in _vectors(session, self.model, self.index.dim, missing):
             self.index.add(ids, vectors)
         if missing or extra:
@@ -223,34 +233,51 @@ class IndexCache:
             )
         return bool(missing or extra)
 
-    def _remove(self, ids: Collection[int]) -> bool:
-        """Delete the ids' vectors; False when the index can only tombstone them (HNSW)
-        and must be rebuilt instead."""
-        if self.index is None or not any(i in self.index for i in ids):
-            return True
-        if self.index.kind == "hnsw":
+    def _fit_kind(self, session: Session) -> bool:
+        """Rebuild the index as the kind its size calls for, if it is not that kind
+        already; True if it did. Under "auto" this is the switch between flat and HNSW."""
+        if self.index is None or self.model is None:
             return False
-        self.index.remove(ids)
+        kind = self._config.index_kind_for(len(self.index), self.index.kind)
+        if kind == self.index.kind:
+            return False
+        log.info(
+            "memory index: %d items, rebuilding it as %s (was %s)",
+            len(self.index),
+            kind,
+            self.index.kind,
+        )
+        self._build(session, (self.model, self.index.dim), kind)
+        self._unsaved += 1
+        self._rekinded = True
         return True
 
     @property
     def dim(self) -> int | None:
         return None if self.index is None else self.index.dim
 
-    def _start(self, model: str, dim: int) -> None:
+    def _start(self, model: str, dim: int, kind: IndexKind | None = None) -> None:
+        """An empty index for `model`, of `kind` (default: what an empty store gets)."""
         self.model = model
         self.index = VectorIndex(
-            self._config.index,
+            kind or self._config.index_kind_for(0),
             dim,
             hnsw_m=self._config.hnsw_m,
             ef_construction=self._config.hnsw_ef_construction,
             ef_search=self._config.hnsw_ef_search,
         )
 
-    def _build(self, session: Session, model: tuple[str, int] | None) -> None:
+    def _build(
+        self, session: Session, model: tuple[str, int] | None, kind: IndexKind | None = None
+    ) -> None:
+        """The index of every live vector of `model`, from the database; of `kind`, by
+        default the one their number calls for (the kind it was, near the threshold)."""
+        before = None if self.index is None else self.index.kind
         self.index, self.model = None, None
         if model is not None:
-            self._start(*model)
+            if kind is None:
+                kind = self._config.index_kind_for(_live_count(session, *model), before)
+            self._start(*model, kind)
             assert self.index is not None
             for ids, vectors in _vectors(session, model[0], model[1], None):
                 self.index.add(ids, vectors)
@@ -267,6 +294,13 @@ def _majority_model(session: Session) -> tuple[str, int] | None:
         .limit(1)
     ).first()
     return None if row is None else (row[0], row[1])
+
+
+def _live_count(session: Session, model: str, dim: int) -> int:
+    query = select(func.count(EpisodeRow.id)).where(
+        _LIVE, EpisodeRow.embedding_model == model, EpisodeRow.embedding_dim == dim
+    )
+    return session.scalar(query) or 0
 
 
 def _vectors(

@@ -40,7 +40,7 @@ class IndexHeader(BaseModel):
     @classmethod
     def describing(
         cls,
-        payload: bytes,
+        payload: bytes | memoryview,
         *,
         store_id: str,
         kind: IndexKind,
@@ -61,7 +61,7 @@ class IndexHeader(BaseModel):
         )
 
 
-def write_index_file(path: Path, header: IndexHeader, payload: bytes) -> None:
+def write_index_file(path: Path, header: IndexHeader, payload: bytes | memoryview) -> None:
     """Write to a temp file, fsync, rename over `path`, fsync the directory: a crash at
     any point leaves either the old file or the new one, never a mix."""
     head = header.model_dump_json().encode()

@@ -110,6 +110,6 @@ class MemoryStats(_Record):
     embedding_models: dict[str, int]
     index_kind: str
     index_size: int
-    index_tombstones: int
+    index_empty_slots: int  # HNSW slots of forgotten items: no vector, awaiting compaction
     database: str
     index_path: str

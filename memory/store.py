@@ -31,6 +31,7 @@ from memory.adding import Inserter, embed_items, exact_cosine
 from memory.config import MemoryConfig
 from memory.db import Database, database_url
 from memory.embedder import Embedder, SentenceTransformerEmbedder
+from memory.index import VectorIndex
 from memory.index_cache import IndexCache
 from memory.locking import file_lock
 from memory.records import (
@@ -367,9 +368,9 @@ class MemoryStore:
             sessions=sessions or 0,
             messages=messages or 0,
             embedding_models={f"{model} ({dim}-d)": count for model, dim, count in models},
-            index_kind=self._config.index,
+            index_kind=_kind_shown(self._config.index, index),
             index_size=0 if index is None else len(index),
-            index_tombstones=0 if index is None else len(index.tombstones),
+            index_empty_slots=0 if index is None else index.empty_slots,
             database=self._db.display_url,
             index_path=str(self._cache.path),
         )
@@ -612,6 +613,13 @@ class MemoryStore:
                 names,
                 self._cache.model,
             )
+
+
+def _kind_shown(setting: str, index: VectorIndex | None) -> str:
+    """The kind searched, and under "auto" that it was chosen by size: "hnsw (auto)"."""
+    if index is None:
+        return setting
+    return f"{index.kind} (auto)" if setting == "auto" else index.kind
 
 
 def _searchable(provenance: Collection[str] | None) -> ColumnElement[bool]:

@@ -66,16 +66,28 @@ def _index_bytes(home: Path) -> bytes:
     return (home / "memory" / "episodes.faiss").read_bytes()
 
 
-@pytest.mark.parametrize("kind", ["flat", "hnsw"])
-def test_forgotten_text_and_vector_leave_every_file(home: Path, kind: IndexKind) -> None:
+@pytest.mark.parametrize(
+    ("config", "kind"),
+    [
+        (MemoryConfig(index="flat"), "flat"),
+        (MemoryConfig(index="hnsw"), "hnsw"),
+        (MemoryConfig(), "flat"),  # "auto", small
+        (MemoryConfig(hnsw_from_items=2), "hnsw"),  # "auto", past its threshold
+    ],
+    ids=["flat", "hnsw", "auto-flat", "auto-hnsw"],
+)
+def test_forgotten_text_and_vector_leave_every_file(
+    home: Path, config: MemoryConfig, kind: IndexKind
+) -> None:
     in_index = _flat_codes if kind == "flat" else _stored_vector
-    with MemoryStore.open(home, MemoryConfig(index=kind), DenseEmbedder()) as store:
+    with MemoryStore.open(home, config, DenseEmbedder()) as store:
         chat = store.create_session("private")
         message = store.append_message(chat.id, "user", f"Remember: {SECRET}.")
         secret = store.add(SECRET, "user_said", session_id=chat.id, message_id=message)
         kept = store.add(KEPT, "user_said", session_id=chat.id)
         assert secret is not None and kept is not None
         store.rebuild()  # both vectors in the index file, and pages in the WAL
+        assert store.stats().index_kind.startswith(kind)
         assert SECRET.encode() in _database_bytes(home)
         assert in_index(SECRET)[:16] in _index_bytes(home)
 
@@ -123,8 +135,8 @@ def test_exports_never_hold_forgotten_items(tmp_path: Path, store: MemoryStore) 
 
 
 def test_an_hnsw_index_held_elsewhere_drops_the_vector_too(home: Path) -> None:
-    """Another process's HNSW index can only tombstone an id; it must rebuild instead,
-    or its next save would write the forgotten vector back to the file."""
+    """Another process's HNSW index must delete the vector as it catches up, or its next
+    save would write the forgotten vector back to the file."""
     config = MemoryConfig(index="hnsw", index_save_every=1)
     with (
         MemoryStore.open(home, config, DenseEmbedder()) as other,
@@ -135,7 +147,7 @@ def test_an_hnsw_index_held_elsewhere_drops_the_vector_too(home: Path) -> None:
         assert other.search(SECRET, k=1)[0].id == secret.id  # `other` holds the vector
         mine.forget(secret.id)
         other.add(KEPT, "user_said")  # catches up, and saves (index_save_every=1)
-        assert other.stats().index_tombstones == 0
+        assert other.stats().index_size == 1
     assert not any(run in _index_bytes(home) for run in _runs(_stored_vector(SECRET)))
 
 

@@ -147,7 +147,7 @@ def test_an_index_file_in_the_older_float32_flat_layout_is_rebuilt(
     texts = _filled(home, CONFIG)
     path = home / "memory" / "episodes.faiss"
     header, payload = read_index_file(path)
-    current = VectorIndex.from_bytes(payload, [], ef_search=64)
+    current = VectorIndex.from_bytes(payload, ef_search=64)
     ids = np.array(sorted(current.ids), dtype=np.int64)
     old = faiss.IndexIDMap2(faiss.IndexFlatIP(header.dim))  # what earlier versions saved
     old.add_with_ids(np.stack([current.vector(int(i)) for i in ids]), ids)
@@ -159,7 +159,7 @@ def test_an_index_file_in_the_older_float32_flat_layout_is_rebuilt(
         _assert_consistent(s, texts)
     assert any("an IndexFlatIP, not this version's" in r.getMessage() for r in caplog.records)
     _, saved = read_index_file(path)
-    assert VectorIndex.from_bytes(saved, [], ef_search=64).ids == current.ids
+    assert VectorIndex.from_bytes(saved, ef_search=64).ids == current.ids
 
 
 def test_index_file_of_another_database_is_not_trusted(tmp_path: Path) -> None:
