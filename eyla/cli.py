@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from eyla.config import Settings
+from eyla.config import Settings, setting_source
 from eyla.errors import EylaError
 from eyla.lazy import LazyGroup
 from eyla.options import (
@@ -162,16 +162,32 @@ def chat(
 
 
 @app.command()
-def info(model: ModelOpt = None) -> None:
-    """Print the model, its size, dtype, device, cache path, data dir and subsystems."""
+def info(
+    model: ModelOpt = None,
+    reprobe: Annotated[
+        bool,
+        typer.Option(
+            "--reprobe",
+            help='Forget the cached dtype measurements: under dtype = "auto", measure again.',
+        ),
+    ] = False,
+) -> None:
+    """Print the model, its size, dtype (and why), device, cache path, data dir and subsystems."""
     settings = settings_from_flags(model)
+    if reprobe:
+        from models.dtype_probe import forget
+
+        forget(settings.cache_dir)
     eyla = _load_model(settings)
     base = eyla.base
+    dtype = str(base.dtype).removeprefix("torch.")
+    if base.dtype_choice is not None:
+        dtype = base.dtype_choice.describe(setting_source("dtype"))
     rows = {
         "model": str(base.source),
         "fingerprint": base.fingerprint[:16],
         "parameters": f"{base.n_parameters:,}",
-        "dtype": str(base.dtype).removeprefix("torch."),
+        "dtype": dtype,
         "device": str(base.model.device),
         "context window": str(base.context_window),
         "cache": str(base.cache_path or "-"),

@@ -100,6 +100,21 @@ class Settings(BaseSettings):
         return init_settings, env_settings, toml
 
 
+def setting_source(field: str) -> str:
+    """Where a top-level setting that differs from its default came from, for `eyla info`:
+    'set by EYLA_DTYPE', 'set in <data dir>/eyla.toml', else 'set by the caller'."""
+    variable = f"EYLA_{field.upper()}"
+    if any(name.upper() == variable for name in os.environ):  # matched as pydantic does
+        return f"set by {variable}"
+    toml = data_home() / "eyla.toml"
+    try:
+        if field in tomllib.loads(toml.read_text(encoding="utf-8")):
+            return f"set in {toml}"
+    except (OSError, tomllib.TOMLDecodeError):
+        pass
+    return "set by the caller"
+
+
 def read_settings() -> Settings:
     """`Settings()`, with a bad config file or variable reported as one line."""
     try:

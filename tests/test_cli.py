@@ -67,12 +67,15 @@ def test_ask_answers_factual_questions(home_with_model: Path):
 
 
 @pytest.mark.integration
-def test_info_reports_model_dtype_and_dirs(home_with_model: Path):
+def test_info_reports_model_dtype_and_dirs(home_with_model: Path, embedded_base):
     result = eyla("info")
     assert result.returncode == 0, result.stderr
     assert "134,515,008" in result.stdout
-    dtype = os.environ.get("EYLA_DTYPE", "auto").replace("auto", "bfloat16")
-    assert dtype in result.stdout
+    dtype = str(embedded_base.dtype).removeprefix("torch.")
+    if os.environ.get("EYLA_DTYPE", "auto") == "auto":
+        assert f"auto: {dtype} (probe " in result.stdout
+    else:
+        assert f"{dtype} (set by EYLA_DTYPE)" in result.stdout
     assert str(home_with_model) in result.stdout
     for subsystem in ("adapter", "prefix", "ssm", "uncertainty"):
         assert subsystem in result.stdout
