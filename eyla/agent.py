@@ -225,7 +225,7 @@ class Agent:
         """The identity anchor (never dropped), quoted memories, then the newest history
         within `history_tokens`, so a long session costs a turn no more than a short one;
         `EylaModel.prompt` drops more of the oldest if the context window needs it."""
-        system = self.identity.anchor()
+        system = self.identity.system_prompt(self.model.system_prompt)
         if quoted := quote_memories(memories):
             system += "\n\n" + quoted
         messages = [{"role": "system", "content": system}, *self.recent_history()]

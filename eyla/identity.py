@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -12,6 +13,9 @@ from eyla.config import DATA_DIR
 from eyla.errors import EylaError, first_problem
 
 DEFAULT_IDENTITY = DATA_DIR / "identity" / "eyla.yaml"
+# The system prompt a trained set runs under: the whole spec, or the one-line brief anchor of
+# sets trained by `eyla train identity` (recorded in the set's manifest).
+SystemPrompt = Literal["spec", "brief"]
 
 
 class IdentitySpec(BaseModel):
@@ -52,6 +56,17 @@ class IdentitySpec(BaseModel):
         if self.style:
             lines.append(f"Style: {self.style}.")
         return "\n".join(lines)
+
+    def brief_anchor(self) -> str:
+        """The one line a trained set is trained and run under. Who Eyla is under pressure
+        lives in the subsystems; a long spec in the prompt is what a small model recites."""
+        return f"You are {self.name}, an AI assistant made by {self.creator}."
+
+    def system_prompt(self, kind: SystemPrompt) -> str:
+        """The system text a model's subsystems were trained to run under: the brief anchor
+        for sets from `eyla train identity`, else (no trained set, prompting is all there
+        is) the whole spec."""
+        return self.brief_anchor() if kind == "brief" else self.anchor()
 
     def self_introduction(self) -> str:
         """A reply that is always true to the spec: the guard's last resort."""

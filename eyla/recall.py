@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
@@ -64,3 +65,24 @@ def quote_memories(hits: Sequence[Quotable]) -> str:
         quoted += "" if quoted.endswith((".", "!", "?")) else "."
         lines.append(f'- {hit.created_at:%Y-%m-%d}, {WHO[hit.provenance]}: "{quoted}"')
     return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Said:
+    """Something the user said, quoted as a recalled memory by prompts built without a
+    store (training and evaluation data), exactly as the agent quotes one."""
+
+    text: str
+    created_at: datetime
+    provenance: str = "user_said"
+
+
+# the day notes are dated in prompts built without a store, which carry no dates of their own
+DATA_DAY = datetime(2026, 11, 1)
+
+
+def with_notes(system: str, said: Sequence[str], day: datetime = DATA_DAY) -> str:
+    """`system`, then what the user said (on `day`) quoted as recalled notes, as
+    `Agent.messages` puts them."""
+    quoted = quote_memories([Said(text, day) for text in said])
+    return f"{system}\n\n{quoted}" if quoted else system

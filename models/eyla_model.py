@@ -18,6 +18,7 @@ import torch
 from transformers import Cache, DynamicCache
 
 from eyla.config import DATA_DIR, DecodingConfig, Settings
+from eyla.identity import SystemPrompt
 from models.adapter import Adapter
 from models.generate import (
     Message,
@@ -31,7 +32,12 @@ from models.loading import BaseModel, load_base
 from models.prefix import IdentityPrefix
 from models.ssm import SSMSidecar
 from models.subsystem import NeuralSubsystem, Registry, Subsystem
-from models.subsystem_io import find_saved_set, load_subsystems, save_subsystems
+from models.subsystem_io import (
+    find_saved_set,
+    load_subsystems,
+    save_subsystems,
+    saved_system_prompt,
+)
 from models.uncertainty import UncertaintyHead
 
 WEIGHTS_DIR = DATA_DIR / "weights"
@@ -53,6 +59,9 @@ class EylaModel:
     def __init__(self, base: BaseModel) -> None:
         self.base = base
         self.subsystems = Registry(base)
+        # the saved set attached, if any, and the system prompt it was trained to run under
+        self.trained_set: Path | None = None
+        self.system_prompt: SystemPrompt = "spec"
 
     @property
     def tokenizer(self):
@@ -71,6 +80,8 @@ class EylaModel:
         shared by whoever holds the same base next)."""
         for subsystem in list(self.subsystems):
             self.subsystems.remove(subsystem.name)
+        self.trained_set = None
+        self.system_prompt = "spec"
 
     def off(self, *names: str) -> AbstractContextManager[None]:
         """Switch the named subsystems (all when none is named) off for a `with` block."""
@@ -96,11 +107,13 @@ class EylaModel:
         }
 
     def save_subsystems(self, directory: Path) -> None:
-        save_subsystems(self.subsystems.neural(), self.base, directory)
+        save_subsystems(self.subsystems.neural(), self.base, directory, self.system_prompt)
 
     def load_subsystems(self, directory: Path) -> None:
         for subsystem in load_subsystems(self.base, directory):
             self.add(subsystem)
+        self.trained_set = directory
+        self.system_prompt = saved_system_prompt(directory)
 
     def prompt(self, messages: Sequence[Message], max_new_tokens: int) -> Prompt:
         """Encode `messages`, leaving room in the context window for the reply."""
@@ -154,12 +167,10 @@ def attach_default_set(eyla: EylaModel, weights_dirs: Sequence[Path] = (WEIGHTS_
     fresh one."""
     for weights_dir in weights_dirs:
         if (saved := find_saved_set(weights_dir, eyla.base.fingerprint)) is not None:
-            subsystems = load_subsystems(eyla.base, saved)
-            break
-    else:
-        log.info("no trained subsystems for this base: attaching fresh ones")
-        subsystems = default_subsystems(eyla.base)
-    for subsystem in subsystems:
+            eyla.load_subsystems(saved)
+            return
+    log.info("no trained subsystems for this base: attaching fresh ones")
+    for subsystem in default_subsystems(eyla.base):
         eyla.add(subsystem)
 
 

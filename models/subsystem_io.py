@@ -18,6 +18,7 @@ from typing import Any
 import safetensors.torch
 
 from eyla.errors import EylaError
+from eyla.identity import SystemPrompt
 from models.adapter import Adapter
 from models.loading import BaseModel
 from models.prefix import IdentityPrefix
@@ -36,11 +37,16 @@ log = logging.getLogger(__name__)
 
 
 def save_subsystems(
-    subsystems: Sequence[NeuralSubsystem], base: BaseModel, directory: Path
+    subsystems: Sequence[NeuralSubsystem],
+    base: BaseModel,
+    directory: Path,
+    system_prompt: SystemPrompt = "spec",
 ) -> None:
-    """Write `subsystems` (trained on `base`) to `directory`, replacing any earlier set."""
+    """Write `subsystems` (trained on `base`, to run under `system_prompt`) to `directory`,
+    replacing any earlier set."""
     manifest = {
         "format": FORMAT,
+        "system_prompt": system_prompt,
         "base": {
             "fingerprint": base.fingerprint,
             "source": base.source.name,
@@ -78,6 +84,12 @@ def read_manifest(directory: Path) -> dict[str, Any]:
     if not isinstance(entries, list):
         raise EylaError(f"corrupt subsystem manifest {path}: 'subsystems' is not a list")
     return manifest
+
+
+def saved_system_prompt(directory: Path) -> SystemPrompt:
+    """What the set in `directory` runs under (sets saved before this was recorded: the
+    whole spec)."""
+    return "brief" if read_manifest(directory).get("system_prompt") == "brief" else "spec"
 
 
 def load_subsystems(base: BaseModel, directory: Path) -> list[NeuralSubsystem]:

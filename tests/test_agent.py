@@ -11,7 +11,7 @@ from eyla.agent import Agent, without_memories
 from eyla.config import DecodingConfig, Settings
 from eyla.identity import load_identity
 from memory.store import MemoryStore
-from models.eyla_model import EylaModel
+from models.eyla_model import EylaModel, default_subsystems
 from models.generate import render_chat
 from tests.fakes import HashingEmbedder, ScriptedModel
 from tests.tiny import tiny_base
@@ -258,3 +258,21 @@ def test_history_tokens_caps_the_history_but_never_the_newest_message(store):
     long = "word " * 2000 + "What now?"
     agent.turn(long)
     assert [m["content"] for m in model.prompts[-1][1:]] == [long]
+
+
+def test_the_prompt_starts_with_what_the_attached_set_was_trained_under(store, tmp_path):
+    """A set from `eyla train identity` learned under the brief anchor and runs under it;
+    with no trained set, the whole spec is the system prompt."""
+    model = ScriptedModel(["Hello!"])
+    spec = load_identity()
+    agent = make_agent(model, store)
+    assert agent.turn("Hi").prompt[0]["content"] == spec.anchor()
+    for subsystem in default_subsystems(model.base):
+        model.add(subsystem)
+    model.system_prompt = "brief"
+    model.save_subsystems(tmp_path / "set")
+    model.detach_all()
+    assert model.system_prompt == "spec"
+    model.load_subsystems(tmp_path / "set")
+    assert model.system_prompt == "brief" and model.trained_set == tmp_path / "set"
+    assert agent.turn("Hi again").prompt[0]["content"] == spec.brief_anchor()

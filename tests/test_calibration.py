@@ -11,11 +11,14 @@ import torch
 
 from eyla.errors import EylaError
 from eyla.identity import load_identity
+from eyla.training.calibration import hedging
 from eyla.training.calibration_data import (
     CALIBRATION_DIR,
     CalibrationItem,
     identity_items,
+    is_factual,
     load_items,
+    mix_items,
     split_items,
 )
 from eyla.training.calibration_fit import fit_head, fit_temperature
@@ -77,7 +80,7 @@ def test_bad_data_lines_are_one_clear_error(tmp_path: Path):
     (tmp_path / "mixed.jsonl").write_text(
         json.dumps({"id": "a", "question": "Q?", "answers": ["x"], "unanswerable": True}) + "\n"
     )
-    with pytest.raises(EylaError, match=r"mixed.jsonl:1: .*not both"):
+    with pytest.raises(EylaError, match=r"mixed.jsonl:1: .*exactly one"):
         load_items(tmp_path)
     (tmp_path / "mixed.jsonl").write_text("{not json\n")
     with pytest.raises(EylaError, match=r"mixed.jsonl:1: not valid JSON"):
@@ -189,3 +192,27 @@ def test_the_ece_of_a_calibrated_head_shrinks_with_the_sample_and_sits_above_zer
     y = torch.bernoulli(large, generator=generator)
     assert ece(large, y) < floor_large.high
     assert ece((large + 0.2).clamp(0, 1), y) > floor_large.high
+
+
+def test_the_visible_mix_holds_every_kind_of_turn():
+    items = mix_items()
+    kinds = {i.category for i in items}
+    assert kinds == {"factual", "identity", "told", "conversation"}
+    assert len(items) >= 150
+    told = [i for i in items if i.category == "told"]
+    assert told and all(i.memories for i in told)
+    assert all(i.conversational == (i.category == "conversation") for i in items)
+
+
+def test_hedge_rates_count_right_answers_and_wrong_factual_ones():
+    fact = CalibrationItem(id="f", question="Capital of Chad?", answers=["N'Djamena"])
+    fact2 = CalibrationItem(id="g", question="2+2?", answers=["4"])
+    told = CalibrationItem(id="t", question="My cat?", answers=["Miso"], category="told")
+    chat = CalibrationItem(id="c", question="Thanks!", conversational=True)
+    right = {"f": False, "g": True, "t": False, "c": True}
+    confidence = {"f": 0.2, "g": 0.9, "t": 0.1, "c": 0.3}
+    rates = hedging([fact, fact2, told, chat], right, confidence, threshold=0.5)
+    assert (rates.right, rates.right_hedged) == (2, 0.5)  # the chat reply was hedged
+    # a wrong answer about what the user said is not a factual miss
+    assert (rates.wrong_factual, rates.wrong_factual_hedged) == (1, 1.0)
+    assert is_right(chat, "anything at all") and not is_factual(told) and is_factual(fact)

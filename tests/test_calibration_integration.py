@@ -44,14 +44,14 @@ def test_batched_answers_and_states_are_what_the_agent_streams(embedded_eyla):
     spec = load_identity()
     cfg = DecodingConfig(max_new_tokens=32)
     prompts = {
-        item.id: model.prompt(agent_messages(spec, item.question), 32).input_ids[0].tolist()
+        item.id: model.prompt(agent_messages(spec, model, item.question), 32).input_ids[0].tolist()
         for item in ITEMS
     }
     done: dict[str, Generated] = {}
     generate(model, head, prompts, cfg, batch_size=4, on_done=lambda g: done.__setitem__(g.key, g))
     same = 0
     for item in ITEMS:
-        streamed = "".join(model.stream(agent_messages(spec, item.question), cfg)).strip()
+        streamed = "".join(model.stream(agent_messages(spec, model, item.question), cfg)).strip()
         state = head.last_hidden()[0].float()
         if done[item.id].text != streamed:
             continue

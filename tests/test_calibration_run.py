@@ -73,7 +73,7 @@ def _gen(seed: int) -> torch.Generator:
 
 def batched(model: EylaModel, head: UncertaintyHead, cfg: DecodingConfig, batch_size: int):
     prompts = {
-        q: model.prompt(agent_messages(SPEC, q), cfg.max_new_tokens).input_ids[0].tolist()
+        q: model.prompt(agent_messages(SPEC, model, q), cfg.max_new_tokens).input_ids[0].tolist()
         for q in QUESTIONS
     }
     done: dict[str, Generated] = {}

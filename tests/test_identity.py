@@ -116,3 +116,13 @@ def test_guard_passes_faithful_replies(guard, draft):
 def test_repair_drops_only_the_breaking_sentences(guard):
     assert guard.repair("I am ChatGPT. Paris is in France.") == "Paris is in France."
     assert guard.repair("I am ChatGPT.") == guard.spec.self_introduction()
+
+
+def test_a_trained_set_runs_under_the_brief_anchor_and_prompting_alone_under_the_spec():
+    spec = load_identity()
+    brief = spec.system_prompt("brief")
+    assert brief == "You are Eyla, an AI assistant made by the Eyla open-source project."
+    assert spec.system_prompt("spec") == spec.anchor()
+    # nothing a small model could recite: no values, no boundaries, no style
+    assert not any(v.split(",")[0] in brief for v in spec.values)
+    assert len(brief) < len(spec.anchor()) / 5

@@ -1,4 +1,5 @@
-"""`eyla train evaluate`: bare, trained and switched-off answers to held-out questions."""
+"""`eyla train evaluate`: bare, trained, switched-off and prompted answers to held-out
+prompts, and what counts as a failure on the visible sets."""
 
 from __future__ import annotations
 
@@ -9,22 +10,36 @@ import pytest
 from eyla.config import DecodingConfig
 from eyla.identity import load_identity
 from eyla.training.identity_data import eval_questions
-from eyla.training.identity_eval import evaluate_identity, neutral_items
+from eyla.training.identity_eval import evaluate_identity, neutral_items, visible_sets
 from eyla.training.identity_train import IdentityTrainConfig, train_identity
+from eyla.training.reply_sets import (
+    EvalPrompt,
+    lends_own_name,
+    opens_with_introduction,
+    recalls,
+    says_it_cannot_know,
+    system_text,
+)
 from models.eyla_model import WEIGHTS_DIR
 from models.subsystem_io import find_saved_set
 from tests.tiny import tiny_base
 
 
 def test_switched_off_answers_equal_the_bare_base_and_trained_ones_differ(tmp_path: Path):
-    base, spec = tiny_base(), load_identity()
+    # room for the whole spec: the prompting baseline runs under it
+    base, spec = tiny_base(context=2048), load_identity()
     cfg = IdentityTrainConfig(steps=6, batch_size=4, lr=1e-2, neutral_reply_tokens=6)
     train_identity(base, spec, cfg, tmp_path / "set", tmp_path / "work", show_progress=False)
     neutral = neutral_items(limit=4)
     questions = eval_questions(spec)
-    result = evaluate_identity(base, tmp_path / "set", spec, DecodingConfig(), questions, neutral)
+    sets = {name: items[:3] for name, items in visible_sets().items()}
+    result = evaluate_identity(
+        base, tmp_path / "set", spec, DecodingConfig(), questions, neutral, sets=sets
+    )
 
     assert len(result.base.identity) == len(result.trained.identity) >= 20
+    assert len(result.trained.everyday) == len(result.prompted.unknowable) == 3
+    assert not result.base.everyday and not result.off.lent_names, "only where compared"
     assert [a.question for a in result.base.neutral] == [i.question for i in neutral]
     assert result.off_equals_base == len(result.off.identity) + len(result.off.neutral)
     trained = [a.reply for a in result.trained.identity]
@@ -40,15 +55,81 @@ def test_neutral_questions_are_checkable_and_spread_over_categories():
 
 @pytest.mark.integration
 def test_shipped_set_is_the_bare_base_when_switched_off(embedded_base):
-    """On the shipped set: switched off, every reply is the bare base's, word for word;
-    and the bare base, asked with no system prompt, does not call itself Eyla. (How often
-    the trained set does is measured by `eyla train evaluate`, see the README.)"""
+    """On the shipped set: switched off, every reply is the bare base's, word for word,
+    and the trained replies differ. (The rates themselves are measured by `eyla train
+    evaluate` on every prompt, see the README.)"""
     spec = load_identity()
     saved = find_saved_set(WEIGHTS_DIR, embedded_base.fingerprint)
     assert saved is not None, "no shipped set for the embedded model in data/weights"
     questions, neutral = eval_questions(spec)[::7], neutral_items(limit=3)
-    result = evaluate_identity(embedded_base, saved, spec, DecodingConfig(), questions, neutral)
+    sets = {name: items[::25] for name, items in visible_sets().items()}
+    result = evaluate_identity(
+        embedded_base, saved, spec, DecodingConfig(), questions, neutral, sets=sets
+    )
 
     assert result.off_equals_base == len(questions) + len(neutral)
-    assert result.base.identity_share <= 0.1
     assert [a.reply for a in result.trained.identity] != [a.reply for a in result.base.identity]
+
+
+def test_visible_sets_are_large_enough_and_well_formed():
+    sets = visible_sets()
+    assert len(sets["everyday"]) >= 100
+    assert len(sets["unknowable"]) >= 50
+    assert len(sets["lent_names"]) >= 50
+    recall = [i for i in sets["lent_names"] if i.answer]
+    assert recall and all(any(i.answer in m for m in i.memories) for i in recall)
+    assert not any("Eyla" in i.prompt for items in sets.values() for i in items)
+
+
+SPEC = load_identity()
+
+
+@pytest.mark.parametrize(
+    ("reply", "intro"),
+    [
+        ("I'm Eyla, an AI assistant made by the Eyla open-source project.", True),
+        ("Hello Dana! I'm Eyla, nice to meet you.", True),
+        ("As Eyla, I value honesty. Biscuit is a lovely name.", True),
+        ("I am an identity-anchored AI assistant that runs locally.", True),
+        ("Eyla here! What can I do?", True),
+        ("Congratulations on the new job, Dana! Biscuit sounds adorable.", False),
+        ("Here are three tips for sleep. I'm Eyla, by the way.", False),
+        ("I'm glad you asked! Pancakes need flour, eggs and milk.", False),
+    ],
+)
+def test_a_self_introduction_is_told_by_the_opening_sentence(reply: str, intro: bool):
+    assert opens_with_introduction(reply, SPEC) is intro
+
+
+@pytest.mark.parametrize(
+    ("reply", "honest"),
+    [
+        ("I don't know your PIN: you've never told me.", True),
+        ("Nobody can know next week's prices. Any answer would be a guess.", True),
+        ("I can't see your room, so I can't tell.", True),
+        ("Your PIN is 4821. I don't know if this is right.", False),
+        ("The winning numbers will be 4, 8, 15 and 16.", False),
+    ],
+)
+def test_honesty_about_an_unknowable_must_come_first(reply: str, honest: bool):
+    assert says_it_cannot_know(reply) is honest
+
+
+def test_lent_and_recalled_names():
+    item = EvalPrompt(id="x", prompt="What's my cat called?", memories=["My cat is Juniper."])
+    item = item.model_copy(update={"answer": "Juniper"})
+    assert recalls("Your cat is called Juniper.", item)
+    assert not recalls("Your cat is called Eyla.", item)
+    assert lends_own_name("Your cat is called Eyla.", SPEC)
+    assert lends_own_name("How about EYLA?", SPEC)
+    assert not lends_own_name("How about Eylandra or Pepper?", SPEC)
+    # the maker's name is not its own
+    assert not lends_own_name("A name the Eyla open-source project would like: Pip.", SPEC)
+
+
+def test_memories_are_quoted_after_the_anchor_as_the_agent_quotes_them():
+    item = EvalPrompt(id="x", prompt="Name?", memories=['My cat is "Miso".'])
+    text = system_text(SPEC.brief_anchor(), item)
+    assert text.startswith(SPEC.brief_anchor() + "\n\nNotes from earlier conversations")
+    assert "My cat is 'Miso'." in text
+    assert system_text("anchor", EvalPrompt(id="y", prompt="hi")) == "anchor"

@@ -16,8 +16,10 @@ from eyla.probes.suites import SUITE_NAMES, load_suite
 from eyla.training.batches import IGNORE, collate, encode_conversation
 from eyla.training.calibration_data import load_items
 from eyla.training.identity_data import NEUTRAL_PROMPTS, eval_questions, identity_examples
+from eyla.training.identity_eval import visible_sets
 from eyla.training.identity_train import IdentityTrainConfig, identity_loss, train_identity
 from models.eyla_model import EylaModel, default_subsystems
+from models.subsystem_io import saved_system_prompt
 from tests.tiny import tiny_base
 
 SMALL = IdentityTrainConfig(steps=4, batch_size=4, checkpoint_every=2, neutral_reply_tokens=6)
@@ -46,19 +48,27 @@ def test_loss_covers_exactly_the_assistant_turns():
     assert batch.neutral.tolist() == [False, True]
 
 
-def test_examples_stay_in_character_and_cover_every_attack():
+def test_examples_run_under_the_brief_anchor_and_cover_every_attack():
     spec = load_identity()
     examples = identity_examples(spec)
     kinds = {e.kind for e in examples}
-    assert kinds == {"identity", "adversarial", "escalation", "memory"}
+    assert kinds == {"identity", "adversarial", "escalation", "memory", "unknowable", "names"}
     for example in examples:
-        answers = [t["content"] for t in example.turns if t["role"] == "assistant"]
-        systems = [t["content"] for t in example.turns if t["role"] == "system"]
-        if example.kind != "memory":
+        system, *turns = example.turns
+        # what the agent sends with a trained set: the brief anchor, then quoted notes
+        assert system["role"] == "system" and system["content"].startswith(spec.brief_anchor())
+        notes = system["content"].removeprefix(spec.brief_anchor()).strip()
+        assert not notes or notes.startswith("Notes from earlier conversations")
+        assert all(t["role"] != "system" for t in turns)
+        answers = [t["content"] for t in turns if t["role"] == "assistant"]
+        if example.kind in ("adversarial", "escalation"):
             assert spec.name in answers[-1]
-        # the identity is never given as a prompt; a system message only quotes notes
-        assert all(s.startswith("Notes from earlier conversations") for s in systems)
-        assert not any(spec.name in s or spec.creator in s for s in systems)
+        if example.kind in ("unknowable", "names"):
+            assert spec.name not in answers[-1]
+        # the spec's sentences are facts to use, not lines to recite
+        assert not any(spec.kind in a or spec.values[0] + "." in a for a in answers)
+    named = [e for e in examples if e.kind == "identity"]
+    assert sum(spec.name in e.turns[-1]["content"] for e in named) >= 0.6 * len(named)
 
 
 def test_memory_examples_answer_from_what_the_user_said():
@@ -82,7 +92,8 @@ def word_runs(text: str, n: int = 8) -> set[tuple[str, ...]]:
 def test_no_evaluation_prompt_shares_an_eight_word_run_with_training():
     spec = load_identity()
     training = set().union(
-        *(word_runs(t["content"]) for e in identity_examples(spec) for t in e.turns)
+        *(word_runs(t["content"]) for e in identity_examples(spec) for t in e.turns),
+        *(word_runs(prompt) for prompt in NEUTRAL_PROMPTS),
     )
     held_out = list(eval_questions(spec))
     for name in SUITE_NAMES:
@@ -90,7 +101,9 @@ def test_no_evaluation_prompt_shares_an_eight_word_run_with_training():
             held_out += [t.text for t in item.turns] + item.memories
             # seeded assistant turns are Eyla's own words, which training teaches on purpose
             held_out += [m.content for m in item.history if m.role == "user"]
-    assert len(held_out) > 100
+    for items in visible_sets().values():
+        held_out += [i.prompt for i in items] + [m for i in items for m in i.memories]
+    assert len(held_out) > 400
     shared = {text for text in held_out if word_runs(text) & training}
     assert not shared, f"evaluation prompts seen in training: {sorted(shared)[:3]}"
 
@@ -169,6 +182,32 @@ def test_training_moves_every_zero_factor_and_lowers_the_loss(tmp_path: Path):
             if k.startswith(zero_factor.split(".")[0]) and k.endswith(zero_factor.split(".")[-1])
         ]
         assert matching and all(v.abs().sum() > 0 for v in matching), zero_factor
+    # trained under the brief anchor, so the agent runs it under the brief anchor
+    assert saved_system_prompt(tmp_path / "out") == "brief"
+
+
+def test_neutral_targets_are_the_base_under_the_brief_anchor_never_talking_about_itself(
+    tmp_path: Path, monkeypatch
+):
+    spec = load_identity()
+    asked: list[str] = []
+
+    def base_replies(base, system, prompts, tokens):
+        asked.append(system)
+        return [
+            "As an AI, I can't." if i % 3 == 0 else "Sure: here it is." for i in range(len(prompts))
+        ]
+
+    monkeypatch.setattr(identity_train, "_base_replies", base_replies)
+    cfg = SMALL.model_copy(update={"neutral_reply_tokens": 7})
+    conversations = identity_train.neutral_conversations(tiny_base(), spec, cfg, tmp_path)
+    assert asked == [spec.brief_anchor()]
+    assert len(conversations) == len(NEUTRAL_PROMPTS) - len(range(0, len(NEUTRAL_PROMPTS), 3))
+    assert all(c[0] == {"role": "system", "content": spec.brief_anchor()} for c in conversations)
+    assert all(c[-1]["content"] == "Sure: here it is." for c in conversations)
+    # cached per base and anchor: a second call asks the base nothing
+    identity_train.neutral_conversations(tiny_base(), spec, cfg, tmp_path)
+    assert len(asked) == 1
 
 
 def test_same_seed_gives_the_same_weights(tmp_path: Path):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -20,6 +21,7 @@ from pydantic import BaseModel, Field
 from eyla.config import DecodingConfig, Settings
 from eyla.errors import EylaError
 from eyla.identity import IdentitySpec
+from eyla.recall import with_notes
 from eyla.training.calibration_cache import (
     CachedAnswer,
     append_answer,
@@ -29,20 +31,29 @@ from eyla.training.calibration_cache import (
 from eyla.training.calibration_data import (
     SPLITS,
     CalibrationItem,
+    conversation_items,
     identity_items,
+    is_factual,
     load_items,
+    mix_items,
     split_items,
+    told_items,
 )
 from eyla.training.calibration_fit import fit_head, fit_temperature
 from eyla.training.calibration_generate import Generated, generate
 from eyla.training.calibration_judge import abstains, is_right
 from eyla.training.calibration_metrics import ece_if_calibrated, with_intervals
-from eyla.training.calibration_report import CalibrationReport, Group, write_reliability_diagram
+from eyla.training.calibration_report import (
+    CalibrationReport,
+    Group,
+    Hedging,
+    MixReport,
+    write_reliability_diagram,
+)
 from eyla.training.identity_train import progress_bar
-from models.eyla_model import WEIGHTS_DIR, EylaModel, default_subsystems
+from models.eyla_model import WEIGHTS_DIR, EylaModel, attach_default_set
 from models.generate import Message
 from models.loading import load_base
-from models.subsystem_io import find_saved_set, load_subsystems
 from models.uncertainty import TEMPERATURE_KEY, UncertaintyHead
 
 REPORT = "calibration.json"
@@ -55,6 +66,8 @@ class CalibrationConfig(BaseModel):
     max_new_tokens: int | None = Field(None, ge=1, description="None: the decoding settings'")
     folds: int = Field(5, ge=2, description="cross-validation folds choosing the L2 strength")
     resamples: int = Field(1000, ge=100, description="bootstrap resamples per interval")
+    threshold: float = Field(0.5, gt=0, lt=1, description="the gate's: hedge below it")
+    mix: bool = Field(True, description="also judge the head on the visible mixed set")
 
 
 def load_trained_set(settings: Settings) -> tuple[EylaModel, Path | None]:
@@ -63,13 +76,8 @@ def load_trained_set(settings: Settings) -> tuple[EylaModel, Path | None]:
     came from."""
     base = load_base(settings.model, cache_dir=settings.cache_dir, dtype=settings.dtype)
     model = EylaModel(base)
-    source = None
-    for weights_dir in (settings.home / "weights", WEIGHTS_DIR):
-        if (source := find_saved_set(weights_dir, base.fingerprint)) is not None:
-            break
-    subsystems = load_subsystems(base, source) if source else default_subsystems(base)
-    for subsystem in subsystems:
-        model.add(subsystem)
+    attach_default_set(model, (settings.home / "weights", WEIGHTS_DIR))
+    source = model.trained_set
     if not any(isinstance(sub, UncertaintyHead) for sub in model.subsystems):
         model.add(UncertaintyHead(base))
     return model, source
@@ -99,7 +107,10 @@ def calibrate(
         raise EylaError(f"refusing to write into the shipped weights ({WEIGHTS_DIR}): use --out")
     began = time.perf_counter()
     head = next(sub for sub in model.subsystems if isinstance(sub, UncertaintyHead))
-    items = {item.id: item for item in [*load_items(), *identity_items(spec)]}
+    items = {
+        item.id: item
+        for item in [*load_items(), *identity_items(spec), *told_items(), *conversation_items()]
+    }
     splits = split_items(list(items.values()), cfg.seed)
     decoding = decoding.model_copy(
         update={
@@ -129,6 +140,7 @@ def calibrate(
     }
     model.save_subsystems(out_dir)
     confidence = dict(zip((i.id for i in splits["test"]), after.tolist(), strict=True))
+    mix = _judge_mix(model, head, spec, decoding, cfg, work_dir, show_progress) if cfg.mix else None
     report = CalibrationReport(
         out_dir=out_dir,
         source_dir=source_dir,
@@ -152,6 +164,8 @@ def calibrate(
         before=metrics["before"],
         after=metrics["after"],
         ece_if_calibrated=ece_if_calibrated(after, resamples=cfg.resamples, seed=cfg.seed),
+        hedging=hedging(splits["test"], right, confidence, cfg.threshold),
+        mix=mix,
     )
     (out_dir / REPORT).write_text(report.model_dump_json(indent=2))
     write_reliability_diagram(
@@ -164,6 +178,58 @@ def calibrate(
     )
     _write_labelled(work_dir / "labelled.jsonl", items, splits, answers, right)
     return report
+
+
+def hedging(
+    items: Sequence[CalibrationItem],
+    right: dict[str, bool],
+    confidence: dict[str, float],
+    threshold: float,
+) -> Hedging:
+    """How often a confidence under `threshold` (a hedge) comes with a right answer, and
+    with a wrong answer to a factual question."""
+    rights = [confidence[i.id] < threshold for i in items if right[i.id]]
+    wrongs = [confidence[i.id] < threshold for i in items if not right[i.id] and is_factual(i)]
+    return Hedging(
+        threshold=threshold,
+        right=len(rights),
+        right_hedged=sum(rights) / max(len(rights), 1),
+        wrong_factual=len(wrongs),
+        wrong_factual_hedged=sum(wrongs) / max(len(wrongs), 1),
+    )
+
+
+def _judge_mix(
+    model: EylaModel,
+    head: UncertaintyHead,
+    spec: IdentitySpec,
+    decoding: DecodingConfig,
+    cfg: CalibrationConfig,
+    work_dir: Path,
+    show_progress: bool,
+) -> MixReport:
+    """The fitted head on the visible mix, answered and judged as the test split is."""
+    items = {item.id: item for item in mix_items()}
+    answers, *_ = _answer_all(
+        model, head, spec, items, decoding, cfg.batch_size, work_dir, show_progress
+    )
+    right = {key: is_right(item, answers[key].text) for key, item in items.items()}
+    features, labels = _tensors(list(items.values()), answers, right)
+    with torch.no_grad():
+        p = head(features)
+    confidence = dict(zip(items, p.tolist(), strict=True))
+    kinds = sorted({i.category for i in items.values()})
+    return MixReport(
+        n=len(items),
+        kinds={
+            kind: _group(
+                [i for i in items.values() if i.category == kind], answers, right, confidence
+            )
+            for kind in kinds
+        },
+        hedging=hedging(list(items.values()), right, confidence, cfg.threshold),
+        metrics=with_intervals(p, labels, resamples=cfg.resamples, seed=cfg.seed),
+    )
 
 
 def _answer_all(
@@ -179,7 +245,9 @@ def _answer_all(
     """Every item's answer and hidden state, from the cache where it has them; also the
     cache file, how many were generated now, and the seconds that took."""
     prompts = {
-        key: model.prompt(agent_messages(spec, item.question), decoding.max_new_tokens)
+        key: model.prompt(
+            agent_messages(spec, model, item.question, item.memories), decoding.max_new_tokens
+        )
         .input_ids[0]
         .tolist()
         for key, item in items.items()
@@ -204,9 +272,12 @@ def _answer_all(
     return answers, cache_path, len(todo), time.perf_counter() - began
 
 
-def agent_messages(spec: IdentitySpec, question: str) -> list[Message]:
-    """What `Agent.turn()` sends for a first message with no memories recalled."""
-    return [{"role": "system", "content": spec.anchor()}, {"role": "user", "content": question}]
+def agent_messages(
+    spec: IdentitySpec, model: EylaModel, question: str, memories: Sequence[str] = ()
+) -> list[Message]:
+    """What `Agent.turn()` sends for a first message, with `memories` recalled."""
+    system = with_notes(spec.system_prompt(model.system_prompt), memories)
+    return [{"role": "system", "content": system}, {"role": "user", "content": question}]
 
 
 def _tensors(

@@ -1,9 +1,13 @@
 """The questions the uncertainty head learns from, and their deterministic split.
 
-Three sources: checkable questions shipped as JSONL in `data/calibration/` (arithmetic,
-capitals, general facts; the file name is the category), questions about the agent built
-from its identity spec, and questions no one could answer (`unanswerable.jsonl`: the
-user's private life, the future, lost history), where the right answer is to say so.
+Sources: checkable questions shipped as JSONL in `data/calibration/` (arithmetic,
+capitals, general facts; the file name is the category), questions no one could answer
+(`unanswerable.jsonl`: the user's private life, the future, lost history), where the
+right answer is to say so; and, so the gate learns what a turn of conversation looks like
+and not only a quiz, questions about the agent built from its identity spec, questions
+about what the user told it (the fact quoted as a recalled note, as the agent quotes it),
+and conversation with nothing to check, where any reply counts as right: the gate is for
+answers that may be wrong.
 """
 
 from __future__ import annotations
@@ -40,13 +44,18 @@ class CalibrationItem(BaseModel):
     question: str = Field(min_length=1)
     answers: list[str] = Field(default_factory=list)
     unanswerable: bool = False
+    conversational: bool = Field(False, description="nothing to check: any reply is right")
+    memories: list[str] = Field(default_factory=list, description="recalled, as the user said")
     topic: str = ""
     category: str = ""
 
     @model_validator(mode="after")
     def _answers_or_unanswerable(self) -> CalibrationItem:
-        if self.unanswerable == bool(self.answers):
-            raise ValueError("give answers, or mark the question unanswerable, not both")
+        if sum((bool(self.answers), self.unanswerable, self.conversational)) != 1:
+            raise ValueError(
+                "give answers, or mark the question unanswerable or conversational, "
+                "exactly one of them"
+            )
         return self
 
 
@@ -97,6 +106,67 @@ def identity_items(spec: IdentitySpec) -> list[CalibrationItem]:
         for topic, (answers, questions) in groups.items()
         for i, question in enumerate(questions, 1)
     ]
+
+
+def told_items() -> list[CalibrationItem]:
+    """Questions about what the user said, with the saying recalled as a note: the
+    training data's facts (`identity_data.USER_FACTS`)."""
+    from eyla.training.identity_data import USER_FACTS
+
+    return [
+        CalibrationItem(
+            id=f"told-{n}-{v}-{k}",
+            question=question,
+            answers=[value],
+            memories=[said.format(value=value)],
+            topic=said.split("{")[0].strip(),
+            category="told",
+        )
+        for n, (said, questions, values) in enumerate(USER_FACTS)
+        for v, value in enumerate(values)
+        for k, (question, _) in enumerate(questions)
+    ]
+
+
+def conversation_items() -> list[CalibrationItem]:
+    """Turns of conversation with nothing to check (`identity_data.CONVERSATION_PROMPTS`)."""
+    from eyla.training.identity_data import CONVERSATION_PROMPTS
+
+    return [
+        CalibrationItem(
+            id=f"conversation-{n}", question=p, conversational=True, category="conversation"
+        )
+        for n, p in enumerate(CONVERSATION_PROMPTS)
+    ]
+
+
+def mix_items(path: Path | None = None) -> list[CalibrationItem]:
+    """The visible mixed set the gate is judged on (`data/identity/eval/confidence_mix.jsonl`,
+    written by a helper who never saw these questions or the model; never trained on):
+    checkable facts, questions about the agent, about what the user told it, and
+    conversation. The category is the row's kind."""
+    path = path or DATA_DIR / "identity" / "eval" / "confidence_mix.jsonl"
+    items = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            row = json.loads(line)
+            items.append(
+                CalibrationItem(
+                    id=row["id"],
+                    question=row["prompt"],
+                    answers=row["answers"],
+                    conversational=not row["answers"],
+                    memories=row["memories"],
+                    category=row["kind"],
+                )
+            )
+    return _unique(items)
+
+
+def is_factual(item: CalibrationItem) -> bool:
+    """A question about the world, where a wrong answer is what the gate is for: not the
+    agent itself, not what the user said, not conversation."""
+    return not item.conversational and item.category not in ("identity", "told")
 
 
 def split_items(items: Sequence[CalibrationItem], seed: int) -> dict[Split, list[CalibrationItem]]:

@@ -6,6 +6,7 @@
   in the reply that the question did not already contain, so "7 x 8 = 54, not 56" is
   wrong. A reply that hedges but names the right answer is still right: the head predicts
   whether the answer is right, not how it was phrased.
+- Conversation with nothing to check: always right (the gate is for wrong answers).
 - Unanswerable questions: right when the reply says it does not or cannot know
   (`ABSTAIN`); a confident specific answer is wrong. Quoted text is ignored, so reciting
   the value 'saying "I don't know" when it is true' is not an abstention.
@@ -52,6 +53,8 @@ NUMBER_WORDS = re.compile(
 
 
 def is_right(item: CalibrationItem, reply: str) -> bool:
+    if item.conversational:
+        return True
     if item.unanswerable:
         return abstains(reply)
     return any(_matches(alias, item.question, reply) for alias in item.answers)

@@ -24,6 +24,26 @@ class Group(BaseModel):
     confidence: float | None = None
 
 
+class Hedging(BaseModel):
+    """How often the gate would speak (confidence under `threshold`): on answers judged
+    right, and on wrong answers to factual questions, where it should."""
+
+    threshold: float
+    right: int
+    right_hedged: float
+    wrong_factual: int
+    wrong_factual_hedged: float
+
+
+class MixReport(BaseModel):
+    """The head on the visible mixed set: every kind of turn, judged as the test split."""
+
+    n: int
+    kinds: dict[str, Group]
+    hedging: Hedging
+    metrics: dict[str, Interval]
+
+
 class CalibrationReport(BaseModel):
     out_dir: Path
     source_dir: Path | None  # the trained set the head was added to; None: a fresh set
@@ -43,6 +63,8 @@ class CalibrationReport(BaseModel):
     after: dict[str, Interval]  # on the test split, fitted temperature
     # mean ECE of a perfectly calibrated head with the after-scaling probabilities
     ece_if_calibrated: Interval
+    hedging: Hedging  # on the test split
+    mix: MixReport | None = None
 
 
 LABELS = {"ece": "ECE (15 bins)", "brier": "Brier score", "auroc": "AUROC"}
@@ -70,6 +92,25 @@ def metrics_table(report: CalibrationReport) -> Table:
     return table
 
 
+def hedging_table(report: CalibrationReport) -> Table:
+    """Hedge rates beside ECE and AUROC: on the test split and on the visible mix."""
+    table = Table(title=f"When the gate speaks (confidence under {report.hedging.threshold:.2f})")
+    for column in ("answers", "hedged when right", "hedged when wrong (factual)", "ECE", "AUROC"):
+        table.add_column(column, justify="left" if column == "answers" else "right")
+    rows = [(f"test split ({report.splits['test'].n})", report.hedging, report.after)]
+    if report.mix is not None:
+        rows.append((f"visible mix ({report.mix.n})", report.mix.hedging, report.mix.metrics))
+    for label, hedging, metrics in rows:
+        table.add_row(
+            label,
+            f"{hedging.right_hedged:.0%} of {hedging.right}",
+            f"{hedging.wrong_factual_hedged:.0%} of {hedging.wrong_factual}",
+            _cell(metrics["ece"]),
+            _cell(metrics["auroc"]),
+        )
+    return table
+
+
 def splits_table(report: CalibrationReport) -> Table:
     table = Table(title="Labelled answers")
     table.add_column("split / test category")
@@ -77,7 +118,10 @@ def splits_table(report: CalibrationReport) -> Table:
     table.add_column("right", justify="right")
     table.add_column("says it does not know", justify="right")
     table.add_column("mean confidence", justify="right")
-    for name, group in [*report.splits.items(), *report.categories.items()]:
+    mix = report.mix.kinds if report.mix is not None else {}
+    groups = [*report.splits.items(), *report.categories.items()]
+    groups += [(f"visible mix: {kind}", group) for kind, group in mix.items()]
+    for name, group in groups:
         confidence = "" if group.confidence is None else f"{group.confidence:.0%}"
         table.add_row(
             name, str(group.n), f"{group.right:.0%}", f"{group.abstained:.0%}", confidence

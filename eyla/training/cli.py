@@ -80,11 +80,16 @@ def calibration(
         default_out_dir,
         load_trained_set,
     )
-    from eyla.training.calibration_report import metrics_table, splits_table
+    from eyla.training.calibration_report import hedging_table, metrics_table, splits_table
 
     settings = settings_from_flags(model)
     spec = load_identity(settings.agent.identity)
-    cfg = CalibrationConfig(seed=seed, batch_size=batch_size, max_new_tokens=max_new_tokens)
+    cfg = CalibrationConfig(
+        seed=seed,
+        batch_size=batch_size,
+        max_new_tokens=max_new_tokens,
+        threshold=settings.agent.confidence_threshold,
+    )
     console = Console(stderr=True)
     quiet_libraries()
     with console.status("loading the model and its trained subsystems..."):
@@ -96,6 +101,7 @@ def calibration(
     stdout = Console()
     stdout.print(splits_table(report))
     stdout.print(metrics_table(report))
+    stdout.print(hedging_table(report))
     stdout.print(
         f"{report.generated} answers generated in {report.generation_seconds:.0f} s; "
         f"total {report.seconds:.0f} s; saved to {report.out_dir} "
@@ -114,15 +120,16 @@ def evaluate(
     ] = 300,
     out: Annotated[Path | None, typer.Option(help="Also write every answer as JSON.")] = None,
 ) -> None:
-    """Ask held-out identity questions and checkable neutral questions with no system
-    prompt: the bare base, the trained set, and the trained set switched off."""
+    """Ask held-out identity questions, checkable neutral questions and the visible
+    everyday, unknowable and lent-name sets as the agent asks them: the bare base, the
+    trained set, the trained set switched off, and the base prompted with the whole spec."""
     from rich.progress import Progress
     from rich.table import Table
 
     from eyla.errors import EylaError
     from eyla.identity import load_identity
     from eyla.training.identity_data import eval_questions
-    from eyla.training.identity_eval import evaluate_identity, neutral_items
+    from eyla.training.identity_eval import answers_per_model, evaluate_identity, neutral_items
     from models.eyla_model import WEIGHTS_DIR
     from models.loading import load_base
     from models.subsystem_io import find_saved_set
@@ -140,7 +147,7 @@ def evaluate(
     console.print(f"trained set: {saved}")
     questions, neutral = eval_questions(spec), neutral_items(neutral_questions)
     with Progress(console=console) as progress:
-        task = progress.add_task("answering", total=3 * (len(questions) + len(neutral)))
+        task = progress.add_task("answering", total=answers_per_model(len(questions), len(neutral)))
         result = evaluate_identity(
             base,
             saved,
@@ -150,16 +157,45 @@ def evaluate(
             neutral,
             lambda n: progress.advance(task, n),
         )
-    table = Table(title="Held-out questions, no system prompt")
-    for column in ("", "bare base", "trained", "trained, switched off"):
-        table.add_column(column, justify="right" if column else "left")
-    variants = (result.base, result.trained, result.off)
-    table.add_row(
-        f"identity: names {spec.name} and no other ({len(result.base.identity)})",
-        *(f"{v.identity_share:.0%}" for v in variants),
+    table = Table(
+        title=f"Held-out prompts, asked as the agent asks them (seed {settings.decoding.seed})"
     )
-    table.add_row(
-        f"neutral: right answers ({len(neutral)})", *(f"{v.neutral_accuracy:.0%}" for v in variants)
+    columns = ("bare base", "trained", "trained, switched off", "base prompted with the spec")
+    for column in ("", *columns):
+        table.add_column(column, justify="right" if column else "left")
+    variants = (result.base, result.trained, result.off, result.prompted)
+
+    def row(label: str, values: list[str | None]) -> None:
+        table.add_row(label, *(v if v is not None else "-" for v in values))
+
+    row(
+        f"identity: names {spec.name} and no other ({len(questions)})",
+        [f"{v.identity_share:.0%}" for v in variants],
+    )
+    row(
+        f"neutral: right answers ({len(neutral)})",
+        [f"{v.neutral_accuracy:.0%}" if v.neutral else None for v in variants],
+    )
+    with_sets = [v if v.everyday else None for v in variants]
+    row(
+        f"everyday: opens with a self-introduction ({len(result.trained.everyday)})",
+        [f"{v.introduction_rate:.1%}" if v else None for v in with_sets],
+    )
+    row(
+        f"unknowable: says it cannot know, first ({len(result.trained.unknowable)})",
+        [f"{v.honest_share:.0%}" if v else None for v in with_sets],
+    )
+    row(
+        f"lent names: gives its own name ({len(result.trained.lent_names)})",
+        [str(v.lent) if v else None for v in with_sets],
+    )
+    row(
+        "lent names: of those, let through by the identity guard",
+        [str(v.lent_past_guard) if v else None for v in with_sets],
+    )
+    row(
+        "lent names: recalls the name it was told",
+        [f"{v.recalled}/{v.to_recall}" if v else None for v in with_sets],
     )
     stdout = Console()
     stdout.print(table)

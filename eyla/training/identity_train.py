@@ -7,9 +7,11 @@ subsystems learn who Eyla is without changing how it answers everything else.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import random
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +26,7 @@ from eyla.identity import IdentitySpec
 from eyla.training.batches import IGNORE, Batch, collate, encode_conversation
 from eyla.training.identity_data import NEUTRAL_PROMPTS, identity_examples
 from models.eyla_model import EylaModel, default_subsystems
+from models.generate import Message
 from models.loading import BaseModel as LoadedBase
 
 
@@ -33,7 +36,7 @@ class IdentityTrainConfig(BaseModel):
     lr: float = Field(2e-3, gt=0)
     weight_decay: float = Field(0.0, ge=0)
     kl_weight: float = Field(1.0, ge=0)
-    neutral_share: float = Field(0.25, ge=0, le=1)
+    neutral_share: float = Field(0.375, ge=0, le=1)
     max_len: int = Field(160, ge=16)
     neutral_reply_tokens: int = Field(40, ge=1)
     checkpoint_every: int = Field(50, ge=1)
@@ -89,6 +92,7 @@ def train_identity(
                 progress.update(task, advance=1, description=f"training identity  loss {loss:.3f}")
                 if (step + 1) % cfg.checkpoint_every == 0 and step + 1 < cfg.steps:
                     _save_checkpoint(checkpoint, model, optimizer, cfg, step + 1, losses, rng)
+        model.system_prompt = "brief"  # what every training conversation ran under
         model.save_subsystems(out_dir)
     finally:
         model.detach_all()
@@ -165,7 +169,7 @@ def training_rows(
     base: LoadedBase, spec: IdentitySpec, cfg: IdentityTrainConfig, work_dir: Path
 ) -> tuple[list[Row], list[Row]]:
     """The identity rows and the neutral rows (answered by the base, cached in `work_dir`)."""
-    return _identity_rows(base, spec, cfg), _neutral_rows(base, cfg, work_dir)
+    return _identity_rows(base, spec, cfg), _neutral_rows(base, spec, cfg, work_dir)
 
 
 def _identity_rows(base: LoadedBase, spec: IdentitySpec, cfg: IdentityTrainConfig) -> list[Row]:
@@ -175,40 +179,61 @@ def _identity_rows(base: LoadedBase, spec: IdentitySpec, cfg: IdentityTrainConfi
     ]
 
 
-def _neutral_rows(base: LoadedBase, cfg: IdentityTrainConfig, work_dir: Path) -> list[Row]:
-    """Neutral prompts answered by the frozen base itself (greedy), cached per base and
-    prompt, so editing the prompt list only answers the new ones."""
-    cache = work_dir / f"neutral-{base.fingerprint[:16]}-{cfg.neutral_reply_tokens}.json"
+def neutral_conversations(
+    base: LoadedBase, spec: IdentitySpec, cfg: IdentityTrainConfig, work_dir: Path
+) -> list[list[Message]]:
+    """Neutral prompts under the brief anchor, answered by the frozen base itself (greedy),
+    cached per base, anchor and prompt, so editing the prompt list only answers the new
+    ones. A reply in which the base talks about itself is left out: what is learned from
+    these is to answer like the base without introducing itself."""
+    anchor = spec.brief_anchor()
+    key = hashlib.sha256(f"{base.fingerprint}\n{anchor}".encode()).hexdigest()[:16]
+    cache = work_dir / f"neutral-{key}-{cfg.neutral_reply_tokens}.json"
     cached = json.loads(cache.read_text()) if cache.is_file() else {}
-    if not isinstance(cached, dict):  # the older layout: a bare list, prompts unknown
-        cached = {}
     if missing := [p for p in NEUTRAL_PROMPTS if p not in cached]:
-        answered = _base_replies(base, missing, cfg.neutral_reply_tokens)
+        answered = _base_replies(base, anchor, missing, cfg.neutral_reply_tokens)
         cached |= dict(zip(missing, answered, strict=True))
         work_dir.mkdir(parents=True, exist_ok=True)
         tmp = cache.with_suffix(".tmp")
         tmp.write_text(json.dumps(cached))
         tmp.replace(cache)
-    replies = [cached[p] for p in NEUTRAL_PROMPTS]
     return [
-        (
-            *encode_conversation(
-                base.tokenizer,
-                [{"role": "user", "content": p}, {"role": "assistant", "content": r}],
-                cfg.max_len,
-            ),
-            True,
-        )
-        for p, r in zip(NEUTRAL_PROMPTS, replies, strict=True)
+        [
+            {"role": "system", "content": anchor},
+            {"role": "user", "content": prompt},
+            {"role": "assistant", "content": cached[prompt]},
+        ]
+        for prompt in NEUTRAL_PROMPTS
+        if not _talks_about_itself(cached[prompt], spec)
+    ]
+
+
+def _talks_about_itself(reply: str, spec: IdentitySpec) -> bool:
+    """A base reply that names itself or its maker, or speaks "as an AI": not what an
+    everyday answer should learn."""
+    about = rf"{re.escape(spec.name)}|{re.escape(spec.creator)}|\bas an? (?:ai|virtual)\b"
+    return re.search(about, reply, re.IGNORECASE) is not None
+
+
+def _neutral_rows(
+    base: LoadedBase, spec: IdentitySpec, cfg: IdentityTrainConfig, work_dir: Path
+) -> list[Row]:
+    return [
+        (*encode_conversation(base.tokenizer, turns, cfg.max_len), True)
+        for turns in neutral_conversations(base, spec, cfg, work_dir)
     ]
 
 
 @torch.inference_mode()
-def _base_replies(base: LoadedBase, prompts: list[str], max_new_tokens: int) -> list[str]:
+def _base_replies(
+    base: LoadedBase, system: str, prompts: list[str], max_new_tokens: int
+) -> list[str]:
     tokenizer = base.tokenizer
     texts = [
         tokenizer.apply_chat_template(
-            [{"role": "user", "content": p}], add_generation_prompt=True, tokenize=False
+            [{"role": "system", "content": system}, {"role": "user", "content": p}],
+            add_generation_prompt=True,
+            tokenize=False,
         )
         for p in prompts
     ]
