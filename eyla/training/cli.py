@@ -129,7 +129,12 @@ def evaluate(
     from eyla.errors import EylaError
     from eyla.identity import load_identity
     from eyla.training.identity_data import eval_questions
-    from eyla.training.identity_eval import answers_per_model, evaluate_identity, neutral_items
+    from eyla.training.identity_eval import (
+        answers_per_model,
+        evaluate_identity,
+        neutral_items,
+        visible_sets,
+    )
     from models.eyla_model import WEIGHTS_DIR
     from models.loading import load_base
     from models.subsystem_io import find_saved_set
@@ -146,8 +151,11 @@ def evaluate(
         raise EylaError(f"no trained set for this base in {', '.join(map(str, dirs))}")
     console.print(f"trained set: {saved}")
     questions, neutral = eval_questions(spec), neutral_items(neutral_questions)
+    sets = visible_sets()
     with Progress(console=console) as progress:
-        task = progress.add_task("answering", total=answers_per_model(len(questions), len(neutral)))
+        task = progress.add_task(
+            "answering", total=answers_per_model(len(questions), len(neutral), sets)
+        )
         result = evaluate_identity(
             base,
             saved,
@@ -156,6 +164,7 @@ def evaluate(
             questions,
             neutral,
             lambda n: progress.advance(task, n),
+            sets,
         )
     table = Table(
         title=f"Held-out prompts, asked as the agent asks them (seed {settings.decoding.seed})"

@@ -213,11 +213,9 @@ def visible_sets() -> dict[SetName, list[EvalPrompt]]:
     return {name: load_set(name) for name in SET_NAMES}
 
 
-def answers_per_model(questions: int, neutral: int) -> int:
-    """How many replies `evaluate_identity` generates with every visible set, for a
-    progress bar."""
-    sets = sum(len(items) for items in visible_sets().values())
-    return 4 * questions + 3 * neutral + 2 * sets
+def answers_per_model(questions: int, neutral: int, sets: dict[SetName, list[EvalPrompt]]) -> int:
+    """How many replies `evaluate_identity` generates, for a progress bar."""
+    return 4 * questions + 3 * neutral + 2 * sum(len(items) for items in sets.values())
 
 
 def _share(answers: list[Answer]) -> float:
