@@ -6,7 +6,7 @@ import signal
 import sys
 import threading
 from collections.abc import Mapping
-from typing import Annotated, ClassVar
+from typing import TYPE_CHECKING, Annotated, ClassVar
 
 import typer
 from rich.console import Console
@@ -23,6 +23,16 @@ from eyla.options import (
     quiet_libraries,
     settings_from_flags,
 )
+
+if TYPE_CHECKING:
+    # the modules `Commands` loads by name, spelled as imports for readers and tools that
+    # follow imports; at run time each is imported only when its command runs
+    import eyla.probes.cli
+    import eyla.report.cli
+    import eyla.server.cli
+    import eyla.training.cli
+    import eyla.users  # noqa: F401
+    import memory.cli  # noqa: F401
 
 
 class Commands(LazyGroup):
