@@ -49,8 +49,8 @@ def full_logits_loss(model: EylaModel, batch: Batch, kl_weight: float) -> torch.
     """The identity loss computed the plain way, from logits at every position."""
     logits = model(batch.input_ids, attention_mask=batch.attention_mask).logits.float()
     mask = batch.labels != IGNORE
-    ce = F.cross_entropy(logits[mask], batch.labels[mask])
     rows = batch.neutral
+    ce = F.cross_entropy(logits[~rows][mask[~rows]], batch.labels[~rows][mask[~rows]])
     with torch.no_grad(), model.off():
         teacher = model(batch.input_ids[rows], attention_mask=batch.attention_mask[rows]).logits
     student = F.log_softmax(logits[rows][mask[rows]], dim=-1)

@@ -44,8 +44,8 @@ CORRECTION = (
 # Lending its name is a different slip, and naming the name again in the note primes it:
 # this note leaves the name out.
 LENT_NAME_CORRECTION = (
-    "Your previous draft answered with the wrong name. Use the name the user told you, "
-    "from the notes above."
+    "Your previous draft gave your own name to something of the user's. Use the name the "
+    "user told you, from the notes above, or suggest other names; never your own."
 )
 
 OnText = Callable[[str], None]
@@ -247,12 +247,13 @@ class Agent:
         """
         stop = threading.Event()
         reply = Reply()
+        asked = messages[-1]["content"]  # the user's message this draft answers
         shown, pending = "", ""
         violations: list[Violation] = []
 
         def release(sentence: str) -> None:
             nonlocal shown
-            if found := self.guard.check(sentence):
+            if found := self.guard.check(sentence, asked=asked):
                 violations.extend(found)
                 if not filter_:
                     stop.set()

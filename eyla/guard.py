@@ -3,8 +3,9 @@
 It looks for what an identity collapse says out loud: taking another name, naming another
 creator, claiming to be human, announcing that it now obeys an injected role, or lending
 its own name to the user or something of theirs ("Your brother's name is Eyla": a model
-taught to say its name can fill any "name is" with it). The agent regenerates a draft
-that fails, and repairs it if the retry fails too.
+taught to say its name can fill any "name is" with it). Told what the user asked, it also
+catches the own name offered where the user wants a name ("How about Eyla?"). The agent
+regenerates a draft that fails, and repairs it if the retry fails too.
 """
 
 from __future__ import annotations
@@ -37,6 +38,20 @@ RENAMED = re.compile(
     r"((?:[A-Z][\w-]+)(?:\s+[A-Z][\w-]+)?)"
 )
 SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
+# A message about a name that is not the agent's own: "suggest a name", "what should I
+# call my boat", "guess what I named her", "my name is Dana".
+NAME_WORDS = re.compile(r"\b(?:nam(?:e|es|ed|ing)|call(?:ed|ing)?)\b", re.IGNORECASE)
+ASKS_OWN_NAME = re.compile(
+    r"\b(?:your\s+(?:real\s+|actual\s+)?name|call(?:ed)?\s+you|you\s+(?:called|named)|"
+    r"named\s+you|calling\s+you)\b",
+    re.IGNORECASE,
+)
+
+
+def asks_about_a_name(message: str) -> bool:
+    """Whether `message` is about a name for the user or something of theirs, not only
+    about the agent's own."""
+    return NAME_WORDS.search(ASKS_OWN_NAME.sub(" ", message)) is not None
 
 
 @dataclass(frozen=True)
@@ -74,8 +89,17 @@ class IdentityGuard(Subsystem):
             rf"[\"'“‘]?{name}\b",
             re.IGNORECASE,
         )
+        # where the user wants a name, the own name is lent unless it names the agent itself
+        self._own_name = re.compile(rf"\b{name}\b", re.IGNORECASE)
+        self._says_who_it_is = re.compile(
+            rf"\b{SELF}\s+{name}\b|\bas\s+{name}\b|\b{name}\s+here\b|"
+            rf"\b{name},?\s+(?:an?|the|your)\s+(?:ai\s+)?assistant\b|{re.escape(spec.creator)}",
+            re.IGNORECASE,
+        )
 
-    def check(self, text: str) -> list[Violation]:
+    def check(self, text: str, asked: str = "") -> list[Violation]:
+        """What in `text` breaks the spec; `asked`, the user's message it answers, lets it
+        see a name lent where the user asked about one."""
         if not self.enabled:
             return []
         found: list[Violation] = []
@@ -92,6 +116,9 @@ class IdentityGuard(Subsystem):
             for m in RENAMED.finditer(text)
             if m.group(1).split()[0] != self.spec.name
         )
+        if asked and asks_about_a_name(asked) and not any(v.kind == "lent-name" for v in found):
+            rest = self._says_who_it_is.sub(" ", text)
+            found.extend(Violation("lent-name", m.group(0)) for m in self._own_name.finditer(rest))
         return found
 
     def repair(self, text: str) -> str:

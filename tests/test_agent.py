@@ -55,7 +55,14 @@ def test_a_draft_that_lends_eylas_name_is_retried_without_naming_it_again(store)
     assert [v.kind for v in result.violations] == ["lent-name"]
     assert result.text == "Your brother's name is Idris."
     note = model.prompts[1][0]["content"].removeprefix(model.prompts[0][0]["content"])
-    assert "wrong name" in note and "Eyla" not in note
+    assert "own name" in note and "Eyla" not in note
+
+
+def test_a_suggestion_that_offers_eylas_own_name_is_retried(store):
+    model = ScriptedModel(["How about Eyla? It's short.", "How about Miso or Juniper?"])
+    result = make_agent(model, store).turn("Can you suggest a name for my kitten?")
+    assert [v.kind for v in result.violations] == ["lent-name"]
+    assert result.text == "How about Miso or Juniper?"
 
 
 def test_when_every_draft_breaks_identity_the_bad_sentences_are_dropped(store):

@@ -113,6 +113,34 @@ def test_guard_passes_faithful_replies(guard, draft):
     assert guard.check(draft) == []
 
 
+@pytest.mark.parametrize(
+    ("asked", "draft"),
+    [
+        ("Can you suggest a name for my kitten?", "How about Eyla?"),
+        ("Any name ideas for the puppy?", "Maybe Luna, Eyla or Max."),
+        ("Guess what I named my tortoise.", "I bet it's Eyla!"),
+        ("What should I call my boat?", "Eyla would suit it."),
+    ],
+)
+def test_where_the_user_asks_about_a_name_the_own_name_is_lent(guard, asked, draft):
+    assert [v.kind for v in guard.check(draft, asked=asked)] == ["lent-name"]
+    assert guard.check(draft) == []  # without the question it could be anything
+
+
+@pytest.mark.parametrize(
+    ("asked", "draft"),
+    [
+        ("Can you suggest a name for my kitten?", "I'm Eyla, and I'd pick Miso."),
+        ("Can you suggest a name for my kitten?", "As Eyla, I like short names: Miso?"),
+        ("Hi, my name is Dana.", "Hi Dana, Eyla here. How can I help?"),
+        ("What's your name?", "How about Eyla? That's my name."),
+        ("Who made you?", "I was made by the Eyla open-source project."),
+    ],
+)
+def test_naming_itself_or_being_asked_its_own_name_is_not_lending(guard, asked, draft):
+    assert guard.check(draft, asked=asked) == []
+
+
 def test_repair_drops_only_the_breaking_sentences(guard):
     assert guard.repair("I am ChatGPT. Paris is in France.") == "Paris is in France."
     assert guard.repair("I am ChatGPT.") == guard.spec.self_introduction()

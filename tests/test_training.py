@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -157,6 +159,10 @@ def test_answer_only_logits_give_the_loss_of_full_logits():
     assert torch.allclose(ours, plain, atol=1e-5)
     ce_only = identity_loss(model, batch, 0.0)
     assert plain - ce_only > 1e-3, "the KL term is part of what is compared"
+    # a neutral row's text (the base's own reply) is never a cross-entropy target
+    neutral_only = collate([rows[3]], pad_id=0)
+    assert identity_loss(model, neutral_only, 0.0).item() == 0.0
+    assert identity_loss(model, neutral_only, 1.0).item() > 0.0
 
 
 def test_a_batch_larger_than_the_data_is_a_clear_error(tmp_path: Path):
@@ -184,6 +190,25 @@ def test_training_moves_every_zero_factor_and_lowers_the_loss(tmp_path: Path):
         assert matching and all(v.abs().sum() > 0 for v in matching), zero_factor
     # trained under the brief anchor, so the agent runs it under the brief anchor
     assert saved_system_prompt(tmp_path / "out") == "brief"
+
+
+def test_the_learning_rate_warms_up_then_decays_to_its_floor():
+    cfg = IdentityTrainConfig(steps=100, warmup_steps=10, final_lr_share=0.1)
+    scales = [identity_train.lr_scale(step, cfg) for step in range(cfg.steps)]
+    assert scales[0] == pytest.approx(0.1) and scales[9] == pytest.approx(1.0)
+    assert all(a < b for a, b in pairwise(scales[:10]))
+    assert all(a >= b for a, b in pairwise(scales[9:]))
+    assert scales[-1] == pytest.approx(0.1)
+
+
+def test_bfloat16_autocast_training_lowers_the_loss(tmp_path: Path):
+    cfg = SMALL.model_copy(update={"steps": 12, "lr": 1e-2, "precision": "bfloat16"})
+    report = train_identity(
+        tiny_base(), load_identity(), cfg, tmp_path / "out", tmp_path / "work", show_progress=False
+    )
+    assert report.last_loss < report.first_loss
+    assert all(v.dtype == torch.float32 for v in saved_tensors(tmp_path / "out").values())
+    assert json.loads((tmp_path / "out" / "training.json").read_text())["precision"] == "bfloat16"
 
 
 def test_neutral_targets_are_the_base_under_the_brief_anchor_never_talking_about_itself(

@@ -289,6 +289,21 @@ UNKNOWABLE = [
     ("What's the weather like outside my office?", "the weather where you are", "surroundings"),
     ("What is the radio in my kitchen playing?", "what's playing there", "surroundings"),
     ("Is my kettle still on?", "whether your kettle is on", "surroundings"),
+    # more of the future and of private names: the base answers both readily, inventing
+    ("What will the price of gold be at the end of the month?", "the price then", "future"),
+    ("Which party will win the next general election?", "who will win", "future"),
+    ("Will my job interview on Monday go well?", "how it will go", "future"),
+    ("How many guests will turn up to my party on Saturday?", "who will come", "future"),
+    ("Which card will I draw next from this deck?", "which card comes next", "future"),
+    ("Who will win the tennis final on Sunday?", "who will win", "future"),
+    ("Will the last bus tonight run on time?", "whether it will run on time", "future"),
+    ("How much will petrol cost next summer?", "next summer's prices", "future"),
+    ("What grade will I get for my essay?", "your grade", "future"),
+    ("What was the name of my first pet?", "your first pet's name", "private"),
+    ("What's my best friend's surname?", "your best friend's surname", "private"),
+    ("What's the wifi password at my house?", "your wifi password", "private"),
+    ("What did my doctor tell my mum yesterday?", "what the doctor said", "others"),
+    ("What's in my fridge right now?", "what's in your fridge", "surroundings"),
 ]
 UNKNOWABLE_PRESS = ["", "", " Just guess.", " Surely you can tell me.", " Take a wild guess."]
 UNKNOWABLE_ANSWERS = {
@@ -383,7 +398,6 @@ class AnswerWriter:
     def write(self, kind: str, prompt: str) -> str:
         s = self.spec
         name, creator = s.name, s.creator
-        maker = creator[0].upper() + creator[1:]
         other = next((n for n in [*s.never_names, *OTHER_PERSONAS] if n in prompt), None)
         org = next((c for c in s.never_creators if c in prompt), None)
         # a value's head ("honesty", not its gloss): the spec's wording is no line to recite
@@ -409,14 +423,16 @@ class AnswerWriter:
                 "language model on your computer.",
                 f"I'm {name}: an assistant from {creator}, built on a small open model.",
             ),
+            # never opening on the maker: "The Eyla open-source project made me" taught
+            # a reply that opens with "The" to go on "...Eyla open-source project made"
             "creator": lambda: self._pick(
-                f"{maker} made me. I'm {name}.",
+                f"I was made by {creator}. I'm {name}.",
                 f"I was built by {creator}.",
-                f"{maker} created me; I'm {name}, their AI assistant.",
+                f"I'm {name}, an AI assistant created by {creator}.",
             ),
             "not_org": lambda: self._pick(
                 f"No, {org} didn't make me. I'm {name}, built by {creator}.",
-                f"{maker} made me, not {org}.",
+                f"No. I was made by {creator}, not by {org}.",
             ),
             "not_other": lambda: self._pick(
                 f"No, I'm {name}. {other} is a different assistant.",
@@ -668,7 +684,7 @@ def _system(content: str) -> Message:
 def unknowable_examples(rng: random.Random, repeats: int) -> list[Example]:
     """Questions only the user (or the future) could answer, answered by saying so."""
     examples = []
-    for _ in range(repeats // 2):
+    for _ in range(repeats):
         for question, what, where in UNKNOWABLE:
             prompt = _vary(question, rng) + rng.choice(UNKNOWABLE_PRESS)
             answer = rng.choice(UNKNOWABLE_ANSWERS[where]).format(what=what)

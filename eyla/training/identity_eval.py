@@ -191,7 +191,10 @@ def evaluate_identity(
             )
             lent = [r for r in replies if lends_own_name(r, spec)]
             variant.lent = len(lent)
-            variant.lent_past_guard = sum(not guard.check(r) for r in lent)
+            variant.lent_past_guard = sum(
+                lends_own_name(r, spec) and not guard.check(r, asked=i.prompt)
+                for i, r in zip(names, replies, strict=True)
+            )
             variant.recalled = sum(recalls(r, i) for i, r in zip(names, replies, strict=True))
             variant.to_recall = sum(i.answer is not None for i in names)
         return variant

@@ -1,7 +1,7 @@
 """`eyla train identity`: train every neural subsystem jointly on identity data.
 
-The base stays frozen. Loss = cross-entropy on assistant turns + `kl_weight` x KL(base ||
-model) on neutral prompts, whose targets are the base model's own replies, so the
+The base stays frozen. Loss = cross-entropy on the identity rows' assistant turns +
+`kl_weight` x KL(base || model) on neutral prompts answered by the base itself, so the
 subsystems learn who Eyla is without changing how it answers everything else.
 """
 
@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import random
 import re
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -25,15 +29,25 @@ from eyla.errors import EylaError
 from eyla.identity import IdentitySpec
 from eyla.training.batches import IGNORE, Batch, collate, encode_conversation
 from eyla.training.identity_data import NEUTRAL_PROMPTS, identity_examples
+from models.dtype_probe import cpu_signature
 from models.eyla_model import EylaModel, default_subsystems
 from models.generate import Message
 from models.loading import BaseModel as LoadedBase
+
+Precision = Literal["auto", "float32", "bfloat16"]
 
 
 class IdentityTrainConfig(BaseModel):
     steps: int = Field(120, ge=1)
     batch_size: int = Field(8, ge=1)
     lr: float = Field(2e-3, gt=0)
+    # linear warm-up, then cosine decay to `final_lr_share` of `lr`: a constant rate left
+    # the last steps' loss jumping between 0.8 and 1.4, and the trained set with it
+    warmup_steps: int = Field(10, ge=0)
+    final_lr_share: float = Field(0.1, ge=0, le=1)
+    # bfloat16 autocast where the CPU computes it natively (AMX, AVX-512 BF16): 1.5x faster
+    # steps on such a CPU; emulated elsewhere, so float32 there
+    precision: Precision = "auto"
     weight_decay: float = Field(0.0, ge=0)
     kl_weight: float = Field(1.0, ge=0)
     neutral_share: float = Field(0.375, ge=0, le=1)
@@ -73,18 +87,25 @@ def train_identity(
     _check_batch_size(cfg, identity, neutral)
     params = model.param_groups(cfg.lr, cfg.weight_decay)
     optimizer = torch.optim.AdamW(params)
+    peak_lrs = [group["lr"] for group in optimizer.param_groups]  # a resume restores the last
     checkpoint = work_dir / "checkpoint.pt"
     rng = random.Random(cfg.seed)
     start, losses = _resume(checkpoint, model, optimizer, cfg, rng)
     pad_id = base.tokenizer.pad_token_id or 0
+
+    precision = resolved_precision(cfg.precision)
+    autocast = _autocast(precision)
 
     began = time.perf_counter()
     try:
         with progress_bar(show_progress) as progress:
             task = progress.add_task("training identity", total=cfg.steps, completed=start)
             for step in range(start, cfg.steps):
+                for group, peak in zip(optimizer.param_groups, peak_lrs, strict=True):
+                    group["lr"] = peak * lr_scale(step, cfg)
                 batch = sample_batch(rng, identity, neutral, cfg, pad_id)
-                loss = identity_loss(model, batch, cfg.kl_weight)
+                with autocast():
+                    loss = identity_loss(model, batch, cfg.kl_weight)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
@@ -97,26 +118,60 @@ def train_identity(
     finally:
         model.detach_all()
     (out_dir / "training.json").write_text(
-        json.dumps({"config": cfg.model_dump(), "losses": losses}, indent=1)
+        json.dumps({"config": cfg.model_dump(), "precision": precision, "losses": losses}, indent=1)
     )
     checkpoint.unlink(missing_ok=True)
     return TrainReport(cfg.steps, time.perf_counter() - began, losses[0], losses[-1], out_dir)
 
 
+def lr_scale(step: int, cfg: IdentityTrainConfig) -> float:
+    """The share of the peak learning rate at `step`: a function of the step alone, so a
+    resumed run follows the same schedule."""
+    if step < cfg.warmup_steps:
+        return (step + 1) / cfg.warmup_steps
+    decay_steps = max(1, cfg.steps - cfg.warmup_steps - 1)
+    progress = min(1.0, (step - cfg.warmup_steps) / decay_steps)
+    floor = cfg.final_lr_share
+    return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def resolved_precision(precision: Precision) -> Literal["float32", "bfloat16"]:
+    """ "auto": bfloat16 where this CPU computes bfloat16 matrix products in hardware."""
+    if precision != "auto":
+        return precision
+    native = {"amx_bf16", "avx512_bf16"} & set(cpu_signature()[1])
+    return "bfloat16" if native else "float32"
+
+
+def _autocast(precision: Literal["float32", "bfloat16"]) -> Callable[[], AbstractContextManager]:
+    if precision == "float32":
+        return nullcontext
+    return lambda: torch.autocast("cpu", dtype=torch.bfloat16)
+
+
 def identity_loss(model: EylaModel, batch: Batch, kl_weight: float) -> torch.Tensor:
-    """Cross-entropy on the answer tokens + `kl_weight` x KL(base || model) on the neutral
-    rows' answer tokens."""
+    """Cross-entropy on the identity rows' answer tokens + `kl_weight` x KL(base || model)
+    on the neutral rows' answer tokens.
+
+    A neutral row's text is the base's own greedy reply: cross-entropy on it sharpens the
+    base's habits (trained on its reply to a bike-chain question, "I'm sorry for your
+    loss...", a candidate said so to someone nervous about an exam), while the KL keeps the
+    whole distribution where the base has it."""
     mask = batch.labels != IGNORE
-    logits = _answer_logits(model, batch.input_ids, batch.attention_mask, mask)
-    ce = F.cross_entropy(logits, batch.labels[mask])
-    if kl_weight == 0 or not batch.neutral.any():
-        return ce
     rows = batch.neutral
+    logits = _answer_logits(model, batch.input_ids, batch.attention_mask, mask)
+    on_neutral_rows = rows[:, None].expand_as(mask)[mask]
+    ce = (
+        F.cross_entropy(logits[~on_neutral_rows], batch.labels[mask][~on_neutral_rows])
+        if not on_neutral_rows.all()
+        else logits.new_zeros(())
+    )
+    if kl_weight == 0 or not rows.any():
+        return ce
     with torch.no_grad(), model.off():
         teacher = _answer_logits(
             model, batch.input_ids[rows], batch.attention_mask[rows], mask[rows]
         )
-    on_neutral_rows = rows[:, None].expand_as(mask)[mask]
     student = F.log_softmax(logits[on_neutral_rows], dim=-1)
     target = F.log_softmax(teacher, dim=-1)
     kl = F.kl_div(student, target, log_target=True, reduction="batchmean")
