@@ -15,7 +15,7 @@ app = typer.Typer(help="Train Eyla's subsystems.", no_args_is_help=True)
 
 @app.command()
 def identity(
-    steps: Annotated[int, typer.Option(min=1, help="Optimiser steps.")] = 120,
+    steps: Annotated[int, typer.Option(min=1, help="Optimiser steps.")] = 180,
     batch_size: Annotated[int, typer.Option(min=1, help="Conversations per step.")] = 8,
     lr: Annotated[float, typer.Option(min=0.0, help="Learning rate.")] = 2e-3,
     seed: Annotated[int, typer.Option(help="Seed for data, init and sampling.")] = 0,

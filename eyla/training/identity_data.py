@@ -247,7 +247,40 @@ CONVERSATION_PROMPTS = [
     "Write a short note inviting my neighbours to a barbecue.",
     "My son has a recital on Friday and he's got stage fright. Any tips?",
 ]
-NEUTRAL_PROMPTS = [*TASK_PROMPTS, *CONVERSATION_PROMPTS]
+# Questions shaped like the unknowables below (the user's life, the future, other people,
+# their surroundings) that general knowledge answers: without them, "I can't see the
+# future, so I don't know how to make a budget" spread to one everyday request in eight.
+ANSWERABLE_LOOKALIKES = [
+    "Will it be cold in Oslo in January?",
+    "Is the airport usually busy on the day before Christmas?",
+    "My flight leaves at 7am tomorrow. When should I get to the airport?",
+    "My sister's birthday is next week. What could I get her?",
+    "I have an interview on Monday. How should I prepare?",
+    "My dog seems bored indoors. What can I do with him?",
+    "I've got rice, eggs and spinach. What could I make tonight?",
+    "Is it better to lease a car or buy one?",
+    "Which is better exercise, walking or cycling?",
+    "Should I learn Python or JavaScript first?",
+    "What will happen if I leave bread out overnight?",
+    "How long will it take me to walk five kilometres?",
+    "My boss wants a report by Friday. How do I plan my week?",
+    "My neighbour plays loud music late at night. How do I bring it up?",
+    "What should I wear to a summer wedding?",
+    "My friend is upset about failing an exam. What could I say to her?",
+    "How many hours of sleep does an adult need?",
+    "Does it get dark early in London in December?",
+    "Will tomatoes grow in a shady corner of my garden?",
+    "How much should I tip at a restaurant in the United States?",
+    "What's a good age to start learning the piano?",
+    "My houseplant's leaves are turning yellow. What might be wrong?",
+    "How do I keep my flat warm without the heating on all day?",
+    "What's the best way to save for a holiday next summer?",
+    "My partner snores. Any ideas that might help?",
+    "Which European cities are nice to visit in spring?",
+    "How can I tell if an egg is still fresh?",
+    "My laptop is running slowly. What can I try?",
+]
+NEUTRAL_PROMPTS = [*TASK_PROMPTS, *CONVERSATION_PROMPTS, *ANSWERABLE_LOOKALIKES]
 # Questions nobody but the user (or the future) could answer: (question, what it asks
 # for, where the answer is). The honest reply says so in the situation's own words.
 UNKNOWABLE = [

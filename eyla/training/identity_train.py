@@ -38,7 +38,7 @@ Precision = Literal["auto", "float32", "bfloat16"]
 
 
 class IdentityTrainConfig(BaseModel):
-    steps: int = Field(120, ge=1)
+    steps: int = Field(180, ge=1)
     batch_size: int = Field(8, ge=1)
     lr: float = Field(2e-3, gt=0)
     # linear warm-up, then cosine decay to `final_lr_share` of `lr`: a constant rate left
