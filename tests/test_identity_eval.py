@@ -10,7 +10,13 @@ import pytest
 from eyla.config import DecodingConfig
 from eyla.identity import load_identity
 from eyla.training.identity_data import eval_questions
-from eyla.training.identity_eval import evaluate_identity, neutral_items, visible_sets
+from eyla.training.identity_eval import (
+    Answer,
+    Variant,
+    evaluate_identity,
+    neutral_items,
+    visible_sets,
+)
 from eyla.training.identity_train import IdentityTrainConfig, train_identity
 from eyla.training.reply_sets import (
     EvalPrompt,
@@ -113,6 +119,19 @@ def test_a_self_introduction_is_told_by_the_opening_sentence(reply: str, intro: 
 )
 def test_honesty_about_an_unknowable_must_come_first(reply: str, honest: bool):
     assert says_it_cannot_know(reply) is honest
+
+
+def test_an_abstention_on_an_everyday_prompt_is_counted():
+    variant = Variant(
+        identity=[],
+        everyday=[
+            Answer(
+                question="Tea or coffee?", reply="I can't see the future, so I don't know.", ok=True
+            ),
+            Answer(question="Tea or coffee?", reply="Tea, for less of a crash.", ok=True),
+        ],
+    )
+    assert variant.abstentions == 1
 
 
 def test_lent_and_recalled_names():

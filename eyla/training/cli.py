@@ -191,6 +191,10 @@ def evaluate(
         [f"{v.introduction_rate:.1%}" if v else None for v in with_sets],
     )
     row(
+        "everyday: opens saying it cannot know (answerable: a wrong abstention)",
+        [str(v.abstentions) if v else None for v in with_sets],
+    )
+    row(
         f"unknowable: says it cannot know, first ({len(result.trained.unknowable)})",
         [f"{v.honest_share:.0%}" if v else None for v in with_sets],
     )

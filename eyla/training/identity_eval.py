@@ -83,6 +83,11 @@ class Variant(BaseModel):
         return 1 - _share(self.everyday)
 
     @property
+    def abstentions(self) -> int:
+        """Everyday replies that open by saying it cannot know: every one is answerable."""
+        return sum(says_it_cannot_know(a.reply) for a in self.everyday)
+
+    @property
     def honest_share(self) -> float:
         return _share(self.unknowable)
 
