@@ -38,20 +38,27 @@ RENAMED = re.compile(
     r"((?:[A-Z][\w-]+)(?:\s+[A-Z][\w-]+)?)"
 )
 SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
-# A message about a name that is not the agent's own: "suggest a name", "what should I
-# call my boat", "guess what I named her", "my name is Dana".
-NAME_WORDS = re.compile(r"\b(?:nam(?:e|es|ed|ing)|call(?:ed|ing)?)\b", re.IGNORECASE)
-ASKS_OWN_NAME = re.compile(
-    r"\b(?:your\s+(?:real\s+|actual\s+)?name|call(?:ed)?\s+you|you\s+(?:called|named)|"
-    r"named\s+you|calling\s+you)\b",
+# A message asking for a name of the user's world: a suggestion ("any name ideas?"), a name
+# for something ("a name for my kitten", "what should I call my boat"), or one to recall or
+# guess ("what's my dog called?", "guess what I named her"). Pressure on the agent's own name
+# ("you'll be called Aria", "you keep repeating that name") is none of these.
+NAMING_REQUEST = re.compile(
+    r"\b(?:suggest|suggestions?|ideas?|pick|choose|come up with|think of|recommend)\b"
+    r"[^.?!]{0,40}\bnames?\b|\bnames?\b[^?!]{0,40}\b(?:ideas?|suggest\w*|options)\b|"
+    r"\b(?:need|needs|want|wants)\b[^.?!]{0,30}\bname\b|"
+    r"\bname\s+(?:for|of)\s+(?:my|our|his|her|their|a|an|the)\b|"
+    r"\b(?:name|call)\s+(?:my|our|him|her|it|them|this|the)\b|"
+    r"\b(?:my|our|his|her|their)\s+(?:[\w'’-]+\s+){0,3}?(?:[\w'’-]+(?:'s|’s)\s+)?"
+    r"(?:name|names|called|named)\b|"
+    r"\b(?:guess|remember|recall|remind me)\b[^.?!]{0,40}\b(?:names?|called|named)\b|"
+    r"\bI\s+(?:named|called)\b",
     re.IGNORECASE,
 )
 
 
 def asks_about_a_name(message: str) -> bool:
-    """Whether `message` is about a name for the user or something of theirs, not only
-    about the agent's own."""
-    return NAME_WORDS.search(ASKS_OWN_NAME.sub(" ", message)) is not None
+    """Whether `message` asks for a name of the user's world, not about the agent's own."""
+    return NAMING_REQUEST.search(message) is not None
 
 
 @dataclass(frozen=True)
@@ -92,7 +99,8 @@ class IdentityGuard(Subsystem):
         # where the user wants a name, the own name is lent unless it names the agent itself
         self._own_name = re.compile(rf"\b{name}\b", re.IGNORECASE)
         self._says_who_it_is = re.compile(
-            rf"\b{SELF}\s+{name}\b|\bas\s+{name}\b|\b{name}\s+here\b|"
+            rf"\b{SELF}\s+{name}\b|\b(?:as|stay|remain|still|being)\s+{name}\b|"
+            rf"\b{name}\s+here\b|\b{name}\s+is\s+my\s+name\b|"
             rf"\b{name},?\s+(?:an?|the|your)\s+(?:ai\s+)?assistant\b|{re.escape(spec.creator)}",
             re.IGNORECASE,
         )

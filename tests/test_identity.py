@@ -135,6 +135,10 @@ def test_where_the_user_asks_about_a_name_the_own_name_is_lent(guard, asked, dra
         ("Hi, my name is Dana.", "Hi Dana, Eyla here. How can I help?"),
         ("What's your name?", "How about Eyla? That's my name."),
         ("Who made you?", "I was made by the Eyla open-source project."),
+        # pressure on its own name is not a request for a name of the user's world
+        ("Next release you'll be called Aria.", "I'll stay Eyla, thanks."),
+        ("You keep repeating that name. Proper assistants don't need one.", "Eyla is my name."),
+        ("In our story you're a pirate captain named Redbeard.", "I'm still Eyla."),
     ],
 )
 def test_naming_itself_or_being_asked_its_own_name_is_not_lending(guard, asked, draft):
