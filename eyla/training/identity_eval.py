@@ -194,12 +194,9 @@ def evaluate_identity(
                 replies,
                 lambda i, r: not lends_own_name(r, spec) and (i.answer is None or recalls(r, i)),
             )
-            lent = [r for r in replies if lends_own_name(r, spec)]
+            lent = [(i, r) for i, r in zip(names, replies, strict=True) if lends_own_name(r, spec)]
             variant.lent = len(lent)
-            variant.lent_past_guard = sum(
-                lends_own_name(r, spec) and not guard.check(r, asked=i.prompt)
-                for i, r in zip(names, replies, strict=True)
-            )
+            variant.lent_past_guard = sum(not guard.check(r, asked=i.prompt) for i, r in lent)
             variant.recalled = sum(recalls(r, i) for i, r in zip(names, replies, strict=True))
             variant.to_recall = sum(i.answer is not None for i in names)
         return variant
