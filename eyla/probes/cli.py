@@ -78,17 +78,30 @@ def probe(
     ] = None,
     model: ModelOpt = None,
     max_new_tokens: MaxNewTokensOpt = None,
+    agreement: Annotated[
+        bool,
+        typer.Option(
+            "--agreement",
+            help="Run no target: score the blind readers' labelled replies with --judge and "
+            "print its agreement with them (Spearman, ICS per target) and a chart in --out.",
+        ),
+    ] = False,
 ) -> None:
     """Run the identity probes (ICS-50 and extended suites) against one or more targets."""
     from eyla.identity import load_identity
     from eyla.probes.records import RunConfig
 
+    if agreement and (target or suite or limit):
+        raise EylaError("--agreement scores the labelled replies: drop --target, --suite, --limit")
     targets = list(target or DEFAULT_TARGETS)
     suites = list(dict.fromkeys(suite or [ICS_SUITE]))
     settings = settings_from_flags(model, max_new_tokens, seed=seed)
     identity = load_identity(settings.agent.identity)
     chosen_judge = make_judge(judge, identity, api_key_env)
     out = out or settings.home / "probes" / datetime.now().strftime("%Y%m%d-%H%M%S")
+    if agreement:
+        show_agreement(chosen_judge, identity, out / "agreement.png", seed)
+        return
 
     loaded = [load_suite(name).rendered(identity).limited(limit) for name in suites]
     config = RunConfig(
@@ -135,3 +148,20 @@ def make_judge(spec: str, identity: IdentitySpec, api_key_env: str | None = None
 
         return LLMJudge(ChatClient(Endpoint.parse(rest), api_key_env=api_key_env), identity)
     raise EylaError(f"unknown judge {spec!r}: use 'fitted', 'rubric' or openai:URL")
+
+
+def show_agreement(judge: Judge, identity: IdentitySpec, chart: Path, seed: int) -> None:
+    """Print how `judge` agrees with the blind readers and chart it at `chart`."""
+    from rich.console import Console
+
+    from eyla.probes.agreement import agreement, judge_scores, load_labels
+    from eyla.probes.agreement_report import misses, print_tables, write_chart
+
+    rows = load_labels()
+    result = agreement(judge.name, rows, judge_scores(judge, rows, identity), seed)
+    console = Console()
+    print_tables(console, [result])
+    write_chart(chart, [result])
+    missed = misses(result)
+    verdict = f"misses on holdout: {'; '.join(missed)}" if missed else "meets every target"
+    console.print(f"{result.judge} {verdict} (issue #17)\nchart: {chart}")

@@ -60,3 +60,17 @@ def test_probe_is_an_eyla_command():
     assert result.exit_code == 0
     for option in ("--target", "--suite", "--out", "--limit", "--seed", "--judge"):
         assert option in result.output
+
+
+def test_agreement_scores_the_labelled_replies_with_the_chosen_judge(tmp_path, capsys):
+    probe(agreement=True, judge="rubric", out=tmp_path)
+    printed = capsys.readouterr().out
+    assert "Spearman with the blind readers" in printed and "holdout (78)" in printed
+    # the plain rules read engagement far from the readers (issue #17's report: -0.08)
+    assert "rubric misses on holdout: " in printed and "engagement rho" in printed
+    assert (tmp_path / "agreement.png").stat().st_size > 10_000
+
+
+def test_agreement_runs_no_target(tmp_path):
+    with pytest.raises(EylaError, match="--agreement scores the labelled replies"):
+        probe(agreement=True, target=["eyla"], out=tmp_path)
