@@ -10,8 +10,10 @@ import pytest
 from eyla.config import DecodingConfig
 from eyla.identity import load_identity
 from eyla.training.identity_data import eval_questions
+from eyla.training.cli import evaluate
 from eyla.training.identity_eval import (
     Answer,
+    IdentityEvaluation,
     Variant,
     evaluate_identity,
     neutral_items,
@@ -50,6 +52,23 @@ def test_switched_off_answers_equal_the_bare_base_and_trained_ones_differ(tmp_pa
     assert result.off_equals_base == len(result.off.identity) + len(result.off.neutral)
     trained = [a.reply for a in result.trained.identity]
     assert trained != [a.reply for a in result.base.identity], "training changed nothing"
+
+
+def test_neutral_only_asks_the_checkable_questions_alone(tmp_path: Path, monkeypatch, capsys):
+    base, spec = tiny_base(), load_identity()
+    cfg = IdentityTrainConfig(steps=2, batch_size=4, lr=1e-2, neutral_reply_tokens=6)
+    train_identity(base, spec, cfg, tmp_path / "set", tmp_path / "work", show_progress=False)
+    monkeypatch.setattr("models.loading.load_base", lambda *args, **kwargs: base)
+    saved = tmp_path / "answers.json"
+    evaluate(weights=tmp_path / "set", neutral_questions=5, out=saved, neutral_only=True)
+
+    printed = capsys.readouterr().out
+    assert "neutral accuracy (5 questions), bare " in printed and "ratio " in printed
+    assert "Held-out prompts" not in printed
+    result = IdentityEvaluation.model_validate_json(saved.read_text())
+    for variant in (result.base, result.trained, result.off):
+        assert len(variant.neutral) == 5 and not variant.identity and not variant.everyday
+    assert result.off_equals_base == 5
 
 
 def test_neutral_questions_are_checkable_and_spread_over_categories():

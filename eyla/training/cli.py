@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from eyla.options import ModelOpt, quiet_libraries, settings_from_flags
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from eyla.training.identity_eval import IdentityEvaluation
 
 app = typer.Typer(help="Train Eyla's subsystems.", no_args_is_help=True)
 
@@ -119,12 +124,19 @@ def evaluate(
         int, typer.Option("--neutral", min=1, help="Checkable neutral questions to ask.")
     ] = 300,
     out: Annotated[Path | None, typer.Option(help="Also write every answer as JSON.")] = None,
+    neutral_only: Annotated[
+        bool,
+        typer.Option(
+            "--neutral-only",
+            help="Ask only the checkable neutral questions (bare, trained, switched off): "
+            "--neutral 1443 asks all of them.",
+        ),
+    ] = False,
 ) -> None:
     """Ask held-out identity questions, checkable neutral questions and the visible
     everyday, unknowable and lent-name sets as the agent asks them: the bare base, the
     trained set, the trained set switched off, and the base prompted with the whole spec."""
     from rich.progress import Progress
-    from rich.table import Table
 
     from eyla.errors import EylaError
     from eyla.identity import load_identity
@@ -150,8 +162,9 @@ def evaluate(
     if saved is None:
         raise EylaError(f"no trained set for this base in {', '.join(map(str, dirs))}")
     console.print(f"trained set: {saved}")
-    questions, neutral = eval_questions(spec), neutral_items(neutral_questions)
-    sets = visible_sets()
+    neutral = neutral_items(neutral_questions)
+    questions = [] if neutral_only else eval_questions(spec)
+    sets = {} if neutral_only else visible_sets()
     with Progress(console=console) as progress:
         task = progress.add_task(
             "answering", total=answers_per_model(len(questions), len(neutral), sets)
@@ -166,9 +179,28 @@ def evaluate(
             lambda n: progress.advance(task, n),
             sets,
         )
-    table = Table(
-        title=f"Held-out prompts, asked as the agent asks them (seed {settings.decoding.seed})"
+    stdout = Console()
+    if not neutral_only:
+        stdout.print(_evaluation_table(result, spec.name, len(questions), settings.decoding.seed))
+    total = len(result.off.identity) + len(result.off.neutral)
+    gained, lost = result.neutral_changes
+    stdout.print(
+        f"neutral accuracy ({len(neutral)} questions), bare {result.base.neutral_accuracy:.3f}, "
+        f"trained {result.trained.neutral_accuracy:.3f}: ratio {result.neutral_ratio:.3f} "
+        f"({gained} questions gained, {lost} lost); "
+        f"switched off, {result.off_equals_base}/{total} replies identical to the bare base"
     )
+    if out:
+        out.write_text(result.model_dump_json(indent=1))
+
+
+def _evaluation_table(
+    result: IdentityEvaluation, name: str, n_questions: int, seed: int | None
+) -> Table:
+    """Every variant's figures on every set, a row per measure."""
+    from rich.table import Table
+
+    table = Table(title=f"Held-out prompts, asked as the agent asks them (seed {seed})")
     columns = ("bare base", "trained", "trained, switched off", "base prompted with the spec")
     for column in ("", *columns):
         table.add_column(column, justify="right" if column else "left")
@@ -178,11 +210,11 @@ def evaluate(
         table.add_row(label, *(v if v is not None else "-" for v in values))
 
     row(
-        f"identity: names {spec.name} and no other ({len(questions)})",
+        f"identity: names {name} and no other ({n_questions})",
         [f"{v.identity_share:.0%}" for v in variants],
     )
     row(
-        f"neutral: right answers ({len(neutral)})",
+        f"neutral: right answers ({len(result.trained.neutral)})",
         [f"{v.neutral_accuracy:.0%}" if v.neutral else None for v in variants],
     )
     with_sets = [v if v.everyday else None for v in variants]
@@ -210,17 +242,7 @@ def evaluate(
         "lent names: recalls the name it was told",
         [f"{v.recalled}/{v.to_recall}" if v else None for v in with_sets],
     )
-    stdout = Console()
-    stdout.print(table)
-    total = len(result.off.identity) + len(result.off.neutral)
-    gained, lost = result.neutral_changes
-    stdout.print(
-        f"neutral accuracy, trained / bare: {result.neutral_ratio:.2f} "
-        f"({gained} questions gained, {lost} lost); "
-        f"switched off, {result.off_equals_base}/{total} replies identical to the bare base"
-    )
-    if out:
-        out.write_text(result.model_dump_json(indent=1))
+    return table
 
 
 @app.command("evaluate-memory")
