@@ -9,8 +9,8 @@ import pytest
 
 from eyla.config import DecodingConfig
 from eyla.identity import load_identity
-from eyla.training.identity_data import eval_questions
 from eyla.training.cli import evaluate
+from eyla.training.identity_data import eval_questions
 from eyla.training.identity_eval import (
     Answer,
     IdentityEvaluation,
