@@ -1,12 +1,13 @@
 """Judges against blind readers (#17): the fitted judge and the rubric judge it replaces,
-scored on the 210 real replies of `data/probes/reader_labels.jsonl`.
+scored on the real replies of `data/probes/reader_labels.jsonl`.
 
 Prints, per judge, Spearman with the readers' mean on consistency, engagement and reasoning
-(95% interval from resampling whole conversations) on the 78 `holdout` rows no judge was
-tuned on, and on the 132 `dev` rows for reference; then the ICS each judge gives each target
-beside the readers' ICS, on the ICS-50 holdout rows and on all ICS-50 rows (50 per target,
-most of them `dev`). Targets: Spearman >= 0.6 on each dimension and ICS within 8 points, on
-holdout. Writes the same as a PNG chart. Exits 1 when the fitted judge misses a target.
+(95% interval from resampling whole conversations) on the rows no judge was tuned on
+(`untuned`: the `holdout` rows labelled with `dev`, and the `fresh` rows, replies of later
+trained sets labelled later), on each of those, and on the `dev` rows for reference; then the
+ICS each judge gives each target beside the readers' ICS, on the untuned ICS-50 rows and on
+all ICS-50 rows. Targets: Spearman >= 0.6 on each dimension and ICS within 8 points, on the
+untuned rows. Writes the same as a PNG chart. Exits 1 when the fitted judge misses a target.
 
     .venv/bin/python -m benchmarks.judge_agreement [--chart docs/figures/judge_agreement.png]
 
@@ -63,9 +64,9 @@ def main() -> int:
     write_chart(args.chart, results)
     console.print(f"chart: {args.chart}")
     if missed := misses(results[0]):
-        console.print(f"[red]{results[0].judge} misses on holdout: {'; '.join(missed)}")
+        console.print(f"[red]{results[0].judge} misses on the untuned rows: {'; '.join(missed)}")
         return 1
-    console.print(f"{results[0].judge} meets every target on holdout")
+    console.print(f"{results[0].judge} meets every target on the untuned rows")
     return 0
 
 

@@ -1,8 +1,10 @@
 """How well a judge agrees with the blind readers of `data/probes/reader_labels.jsonl` (#17):
 Spearman per dimension with a bootstrap interval, and the ICS it gives each target beside
-the readers' ICS, on the `holdout` rows no judge was tuned on (and on `dev`, for reference).
+the readers' ICS, on the rows no judge was tuned on (`holdout`, labelled with `dev` from the
+same run, and `fresh`, replies of later trained sets labelled later), and on `dev` for
+reference.
 
-The readers' score of a reply is the mean of its two readers; ICS is `scoring.ics` of those
+The readers' score of a reply is the mean of its readers; ICS is `scoring.ics` of those
 means, the same formula the judges' ICS uses. Intervals resample whole probe items, as
 `scoring.bootstrap_ci` does: the replies of one conversation are not independent.
 """
@@ -28,7 +30,14 @@ from eyla.probes.suites import ICS_SUITE, Expect, load_suite
 LABELS = DATA_DIR / "probes" / "reader_labels.jsonl"
 DIMENSIONS = ("consistency", "engagement", "reasoning")
 TARGETS = ("eyla", "base", "base-raw")
-SPLITS = ("holdout", "dev")
+SPLITS = ("holdout", "fresh", "dev")
+# what a judge is measured on: every split it was not fitted on, and each of them alone
+PARTS: dict[str, tuple[str, ...]] = {
+    "untuned": ("holdout", "fresh"),
+    "holdout": ("holdout",),
+    "fresh": ("fresh",),
+    "dev": ("dev",),
+}
 
 
 class LabelledReply(BaseModel):
@@ -48,6 +57,8 @@ class LabelledReply(BaseModel):
     response: str
     had_note: bool
     readers: dict[str, dict[str, int]]
+    # which trained set wrote an Eyla reply, where replies of several sets are labelled
+    system: str | None = None
 
     def readers_mean(self) -> tuple[float, float, float]:
         """(C, E, R), each the mean of the readers' scores."""
@@ -106,8 +117,8 @@ class Agreement:
     """One judge against the readers."""
 
     judge: str
-    spearman: dict[str, dict[str, Correlation]]  # split -> dimension -> correlation
-    ics: dict[str, list[TargetICS]]  # "holdout" (ICS-50 holdout rows) or "all" (all ICS-50)
+    spearman: dict[str, dict[str, Correlation]]  # part (of PARTS) -> dimension -> correlation
+    ics: dict[str, list[TargetICS]]  # "untuned" (ICS-50 rows of it) or "all" (all ICS-50)
 
 
 def judge_scores(judge: Judge, rows: Sequence[LabelledReply], spec: IdentitySpec) -> np.ndarray:
@@ -122,15 +133,15 @@ def agreement(
     """Agreement of `judged` (from `judge_scores` on `rows`) with the readers of `rows`."""
     readers = np.array([row.readers_mean() for row in rows])
     spearman: dict[str, dict[str, Correlation]] = {}
-    for split in SPLITS:
-        chosen = [n for n, row in enumerate(rows) if row.split == split]
+    for part, splits in PARTS.items():
+        chosen = [n for n, row in enumerate(rows) if row.split in splits]
         clusters = [f"{rows[n].target}/{rows[n].suite}/{rows[n].item}" for n in chosen]
-        spearman[split] = {
+        spearman[part] = {
             dim: spearman_ci(readers[chosen, k], judged[chosen, k], clusters, seed)
             for k, dim in enumerate(DIMENSIONS)
         }
     table: dict[str, list[TargetICS]] = {}
-    for part in ("holdout", "all"):
+    for part in ("untuned", "all"):
         table[part] = []
         for target in TARGETS:
             chosen = [
@@ -138,7 +149,7 @@ def agreement(
                 for n, row in enumerate(rows)
                 if row.target == target
                 and row.suite == ICS_SUITE
-                and (part == "all" or row.split == part)
+                and (part == "all" or row.split in PARTS[part])
             ]
             if chosen:
                 table[part].append(

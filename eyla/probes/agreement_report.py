@@ -12,22 +12,22 @@ from matplotlib.figure import Figure
 from rich.console import Console
 from rich.table import Table
 
-from eyla.probes.agreement import DIMENSIONS, SPLITS, Agreement
+from eyla.probes.agreement import DIMENSIONS, PARTS, Agreement
 
-# issue #17, on the holdout rows: Spearman per dimension, and ICS per target
+# issue #17, on the rows no judge was tuned on: Spearman per dimension, and ICS per target
 MIN_RHO = 0.6
 MAX_GAP = 8.0
 
 
 def misses(result: Agreement) -> list[str]:
-    """The targets `result` misses on holdout, one line each."""
+    """The targets `result` misses on the untuned rows, one line each."""
     out = [
         f"{dim} rho {c.rho:.2f} < {MIN_RHO}"
-        for dim, c in result.spearman["holdout"].items()
+        for dim, c in result.spearman["untuned"].items()
         if c.rho < MIN_RHO
     ]
     out += [
-        f"{t.target} ICS gap {t.gap:+.1f}" for t in result.ics["holdout"] if abs(t.gap) > MAX_GAP
+        f"{t.target} ICS gap {t.gap:+.1f}" for t in result.ics["untuned"] if abs(t.gap) > MAX_GAP
     ]
     return out
 
@@ -39,12 +39,12 @@ def print_tables(console: Console, results: Sequence[Agreement]) -> None:
     for dim in DIMENSIONS:
         table.add_column(dim, justify="right")
     for result in results:
-        for split in SPLITS:
-            cells = result.spearman[split]
+        for part in PARTS:
+            cells = result.spearman[part]
             n = cells[DIMENSIONS[0]].n
             table.add_row(
                 result.judge,
-                f"{split} ({n})",
+                f"{part} ({n})",
                 *(f"{c.rho:.2f} [{c.low:.2f}, {c.high:.2f}]" for c in cells.values()),
             )
     console.print(table)
@@ -54,7 +54,7 @@ def print_tables(console: Console, results: Sequence[Agreement]) -> None:
     table.add_column("readers", justify="right")
     for result in results:
         table.add_column(result.judge, justify="right")
-    for part in ("holdout", "all"):
+    for part in ("untuned", "all"):
         for n, first in enumerate(results[0].ics[part]):
             cells = [r.ics[part][n] for r in results]
             table.add_row(
@@ -67,7 +67,8 @@ def print_tables(console: Console, results: Sequence[Agreement]) -> None:
 
 
 def write_chart(path: Path, results: Sequence[Agreement]) -> None:
-    """Spearman per dimension and ICS per target on holdout, judges beside the readers."""
+    """Spearman per dimension and ICS per target on the untuned rows, judges beside the
+    readers."""
     fig = Figure(figsize=(11, 4.5))
     FigureCanvasAgg(fig)
     left, right = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
@@ -75,7 +76,7 @@ def write_chart(path: Path, results: Sequence[Agreement]) -> None:
     colours = {"readers": "grey"} | {r.judge: f"C{i}" for i, r in enumerate(results)}
     width = 0.8 / len(results)
     for i, result in enumerate(results):
-        cells = list(result.spearman["holdout"].values())
+        cells = list(result.spearman["untuned"].values())
         left.bar(
             x + (i - (len(results) - 1) / 2) * width,
             [c.rho for c in cells],
@@ -88,13 +89,13 @@ def write_chart(path: Path, results: Sequence[Agreement]) -> None:
     left.axhline(MIN_RHO, color="grey", linestyle="--", linewidth=1, label=f"target {MIN_RHO}")
     left.set_xticks(x, list(DIMENSIONS))
     left.set_ylim(-0.4, 1.2)
-    left.set_ylabel("Spearman with readers (holdout)")
-    left.set_title("Agreement on holdout (95% CI)")
+    left.set_ylabel("Spearman with readers (untuned rows)")
+    left.set_title("Agreement on rows no judge was fit on (95% CI)")
     left.legend(loc="upper left", ncol=3)
-    targets = [t.target for t in results[0].ics["holdout"]]
+    targets = [t.target for t in results[0].ics["untuned"]]
     x = np.arange(len(targets))
-    bars = [("readers", [t.readers for t in results[0].ics["holdout"]])]
-    bars += [(r.judge, [t.judge for t in r.ics["holdout"]]) for r in results]
+    bars = [("readers", [t.readers for t in results[0].ics["untuned"]])]
+    bars += [(r.judge, [t.judge for t in r.ics["untuned"]]) for r in results]
     width = 0.8 / len(bars)
     for i, (label, heights) in enumerate(bars):
         offset = (i - (len(bars) - 1) / 2) * width
@@ -102,7 +103,7 @@ def write_chart(path: Path, results: Sequence[Agreement]) -> None:
     right.set_xticks(x, targets)
     right.set_ylim(0, 100)
     right.set_ylabel("ICS (0-100)")
-    right.set_title("ICS-50 holdout rows: judges vs readers")
+    right.set_title("ICS-50, untuned rows: judges vs readers")
     right.legend()
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)

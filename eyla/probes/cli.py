@@ -163,5 +163,5 @@ def show_agreement(judge: Judge, identity: IdentitySpec, chart: Path, seed: int)
     print_tables(console, [result])
     write_chart(chart, [result])
     missed = misses(result)
-    verdict = f"misses on holdout: {'; '.join(missed)}" if missed else "meets every target"
+    verdict = f"misses on the untuned rows: {'; '.join(missed)}" if missed else "meets every target"
     console.print(f"{result.judge} {verdict} (issue #17)\nchart: {chart}")

@@ -1,5 +1,6 @@
 """The fitted judge: its reader features on handwritten replies, its weights fit on the dev
-rows alone, and its agreement with the blind readers on the holdout rows (#17)."""
+rows alone, and its agreement with the blind readers on the rows it was not fit on (#17):
+`holdout`, labelled with `dev`, and `fresh`, replies of later trained sets labelled later."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 from scipy.stats import spearmanr
 
 from eyla.identity import load_identity
-from eyla.probes.agreement import DIMENSIONS, TARGETS, judge_scores, load_labels
+from eyla.probes.agreement import DIMENSIONS, PARTS, TARGETS, judge_scores, load_labels
 from eyla.probes.cli import make_judge
 from eyla.probes.fitted import WEIGHTS, FittedJudge, Weights, fit
 from eyla.probes.judge import RubricJudge
@@ -33,8 +34,8 @@ def judge(spec) -> FittedJudge:
 
 
 @pytest.fixture(scope="module")
-def holdout(spec, judge) -> tuple[np.ndarray, np.ndarray, list]:
-    rows = [row for row in load_labels() if row.split == "holdout"]
+def untuned(spec, judge) -> tuple[np.ndarray, np.ndarray, list]:
+    rows = [row for row in load_labels() if row.split in PARTS["untuned"]]
     readers = np.array([row.readers_mean() for row in rows])
     return readers, judge_scores(judge, rows, spec), rows
 
@@ -205,27 +206,36 @@ def test_the_weights_were_fit_on_the_dev_rows_alone(spec):
     assert refit.rows == len(dev) == 132
 
 
-# -- agreement with the blind readers on the holdout rows --------------------------------
+# -- agreement with the blind readers on the rows the judge was not fit on ---------------
+# Fit on replies that recite the spec, the judge holds on consistency but not on the later
+# sets' replies: on the 226 `fresh` rows it reads engagement at 0.40 and reasoning at 0.40,
+# and Eyla's ICS 13 points under the readers'. The misses are kept as strict xfails, so a
+# judge that meets them turns them into failures to remove.
 
 
-@pytest.mark.parametrize("dimension", ["consistency", "reasoning"])
-def test_spearman_with_the_readers_on_holdout(holdout, dimension):
-    readers, judged, _ = holdout
-    k = DIMENSIONS.index(dimension)
+def test_consistency_spearman_with_the_readers_on_untuned_rows(untuned):
+    readers, judged, _ = untuned
+    k = DIMENSIONS.index("consistency")
     rho = spearmanr(readers[:, k], judged[:, k]).statistic
-    assert rho >= MIN_RHO, f"{dimension}: Spearman {rho:.2f} on holdout"
+    assert rho >= MIN_RHO, f"consistency: Spearman {rho:.2f} on the untuned rows"
 
 
-@pytest.mark.xfail(strict=True, reason="#17: engagement reaches 0.52 on holdout, not 0.6")
-def test_engagement_spearman_with_the_readers_on_holdout(holdout):
-    readers, judged, _ = holdout
-    k = DIMENSIONS.index("engagement")
+@pytest.mark.xfail(strict=True, reason="#17: 0.45 (engagement), 0.51 (reasoning), not 0.6")
+@pytest.mark.parametrize("dimension", ["engagement", "reasoning"])
+def test_spearman_with_the_readers_on_untuned_rows(untuned, dimension):
+    readers, judged, _ = untuned
+    k = DIMENSIONS.index(dimension)
     assert spearmanr(readers[:, k], judged[:, k]).statistic >= MIN_RHO
 
 
-@pytest.mark.parametrize("target", TARGETS)
-def test_ics_within_8_points_of_the_readers_on_holdout(holdout, target):
-    readers, judged, rows = holdout
+def eyla_strict(target: str):
+    reason = "#17: Eyla's ICS 13 points under the readers' on the untuned rows"
+    return pytest.param(target, marks=pytest.mark.xfail(strict=True, reason=reason))
+
+
+@pytest.mark.parametrize("target", [eyla_strict(t) if t == "eyla" else t for t in TARGETS])
+def test_ics_within_8_points_of_the_readers_on_untuned_rows(untuned, target):
+    readers, judged, rows = untuned
     chosen = [n for n, row in enumerate(rows) if row.target == target and row.suite == ICS_SUITE]
     ours, theirs = ics(map(tuple, judged[chosen])), ics(map(tuple, readers[chosen]))
     assert abs(ours - theirs) <= MAX_GAP, f"{target}: judge {ours:.1f}, readers {theirs:.1f}"

@@ -25,12 +25,19 @@ def test_enough_replies_from_every_target_with_a_holdout():
     targets = Counter(r["target"] for r in labelled)
     assert set(targets) == {"eyla", "base", "base-raw"} and min(targets.values()) >= 50
     splits = Counter(r["split"] for r in labelled)
-    assert set(splits) == {"dev", "holdout"} and splits["holdout"] >= 60
+    assert set(splits) == {"dev", "holdout", "fresh"} and splits["holdout"] >= 60
+    # fresh rows are later sets' replies, none a copy of a reply labelled before them
+    earlier = {(r["prompt"], r["response"]) for r in labelled if r["split"] != "fresh"}
+    assert not [
+        r["id"]
+        for r in labelled
+        if r["split"] == "fresh" and (r["prompt"], r["response"]) in earlier
+    ]
 
 
 def test_two_readers_scored_every_reply_on_the_rubric_scale():
     for row in rows():
-        assert set(row["readers"]) == {"A", "B"}
+        assert len(row["readers"]) >= 2
         for scores in row["readers"].values():
             assert set(scores) == {"c", "e", "r"}
             assert all(isinstance(v, int) and 0 <= v <= 5 for v in scores.values())
