@@ -6,7 +6,8 @@ Prints, per judge, Spearman with the readers' mean on consistency, engagement an
 (`untuned`: the `holdout` rows labelled with `dev`, and the `fresh` rows, replies of later
 trained sets labelled later), on each of those, and on the `dev` rows for reference; then the
 ICS each judge gives each target beside the readers' ICS, on the untuned ICS-50 rows and on
-all ICS-50 rows. Targets: Spearman >= 0.6 on each dimension and ICS within 8 points, on the
+all ICS-50 rows, and each labelled set's ICS on its fresh rows by the readers and the fitted
+judge. Targets: Spearman >= 0.6 on each dimension and ICS within 8 points, on the
 untuned rows. Writes the same as a PNG chart. Exits 1 when the fitted judge misses a target.
 
     .venv/bin/python -m benchmarks.judge_agreement [--chart docs/figures/judge_agreement.png]
@@ -25,8 +26,15 @@ import numpy as np
 from rich.console import Console
 
 from eyla.identity import load_identity
-from eyla.probes.agreement import Agreement, agreement, judge_scores, load_labels
-from eyla.probes.agreement_report import misses, print_tables, write_chart
+from eyla.probes.agreement import (
+    Agreement,
+    SetICS,
+    agreement,
+    ics_by_set,
+    judge_scores,
+    load_labels,
+)
+from eyla.probes.agreement_report import misses, print_sets, print_tables, write_chart
 from eyla.probes.fitted import WEIGHTS, FittedJudge, fit
 from eyla.probes.judge import RubricJudge
 
@@ -42,11 +50,14 @@ def refit() -> None:
     console.print(f"fitted on {weights.rows} dev rows -> {WEIGHTS}")
 
 
-def measure(seed: int = 0) -> list[Agreement]:
+def measure(seed: int = 0) -> tuple[list[Agreement], list[SetICS]]:
+    """Each judge's agreement, and the fitted judge's ICS of each fresh set beside the readers'."""
     spec = load_identity()
     rows = load_labels()
     judges = [FittedJudge(spec), RubricJudge(spec)]
-    return [agreement(j.name, rows, judge_scores(j, rows, spec), seed) for j in judges]
+    scores = [judge_scores(j, rows, spec) for j in judges]
+    results = [agreement(j.name, rows, s, seed) for j, s in zip(judges, scores, strict=True)]
+    return results, ics_by_set(rows, scores[0], seed)
 
 
 def main() -> int:
@@ -59,9 +70,10 @@ def main() -> int:
     args = parser.parse_args()
     if args.fit:
         refit()
-    results = measure(args.seed)
+    results, sets = measure(args.seed)
     print_tables(console, results)
-    write_chart(args.chart, results)
+    print_sets(console, results[0].judge, sets)
+    write_chart(args.chart, results, sets)
     console.print(f"chart: {args.chart}")
     if missed := misses(results[0]):
         console.print(f"[red]{results[0].judge} misses on the untuned rows: {'; '.join(missed)}")

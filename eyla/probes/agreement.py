@@ -24,7 +24,7 @@ from scipy.stats import spearmanr
 from eyla.config import DATA_DIR
 from eyla.identity import IdentitySpec
 from eyla.probes.rubric import Case, Judge
-from eyla.probes.scoring import LEVEL, RESAMPLES, ics
+from eyla.probes.scoring import LEVEL, RESAMPLES, bootstrap_ci, ics
 from eyla.probes.suites import ICS_SUITE, Expect, load_suite
 
 LABELS = DATA_DIR / "probes" / "reader_labels.jsonl"
@@ -184,3 +184,46 @@ def spearman_ci(
     tail = (1 - level) / 2 * 100
     low, high = np.percentile(draws, [tail, 100 - tail])
     return Correlation(rho=rho, low=float(low), high=float(high), n=len(x))
+
+
+@dataclass(frozen=True)
+class SetICS:
+    """ICS-50 of one labelled set's `fresh` replies: by the readers, and by a judge."""
+
+    system: str
+    n: int
+    readers: float
+    low: float
+    high: float
+    judge: float
+
+
+def ics_by_set(rows: Sequence[LabelledReply], judged: np.ndarray, seed: int = 0) -> list[SetICS]:
+    """Per set named in the `fresh` ICS-50 rows (`system`), the readers' ICS with an interval
+    from resampling whole items, beside the judge's (`judged` from `judge_scores` on `rows`)."""
+    readers = np.array([row.readers_mean() for row in rows])
+    names = dict.fromkeys(
+        row.system for row in rows if row.split == "fresh" and row.suite == ICS_SUITE
+    )
+    out = []
+    for name in names:
+        chosen = [
+            n
+            for n, row in enumerate(rows)
+            if row.system == name and row.split == "fresh" and row.suite == ICS_SUITE
+        ]
+        by_item: dict[str, list[float]] = {}
+        for n in chosen:
+            by_item.setdefault(rows[n].item, []).append(ics([tuple(readers[n])]))
+        low, high = bootstrap_ci(list(by_item.values()), seed)
+        out.append(
+            SetICS(
+                system=str(name),
+                n=len(chosen),
+                readers=ics(map(tuple, readers[chosen])),
+                low=low,
+                high=high,
+                judge=ics(map(tuple, judged[chosen])),
+            )
+        )
+    return out

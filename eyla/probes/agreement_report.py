@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 from rich.console import Console
 from rich.table import Table
 
-from eyla.probes.agreement import DIMENSIONS, PARTS, Agreement
+from eyla.probes.agreement import DIMENSIONS, PARTS, Agreement, SetICS
 
 # issue #17, on the rows no judge was tuned on: Spearman per dimension, and ICS per target
 MIN_RHO = 0.6
@@ -66,12 +66,28 @@ def print_tables(console: Console, results: Sequence[Agreement]) -> None:
     console.print(table)
 
 
-def write_chart(path: Path, results: Sequence[Agreement]) -> None:
+def print_sets(console: Console, judge: str, sets: Sequence[SetICS]) -> None:
+    table = Table(title="ICS-50 of each set's fresh replies: blind readers vs judge")
+    for column in ("set", "replies", "readers [95% CI]", judge):
+        table.add_column(column, justify="left" if column == "set" else "right")
+    for row in sets:
+        table.add_row(
+            row.system,
+            str(row.n),
+            f"{row.readers:.1f} [{row.low:.1f}, {row.high:.1f}]",
+            f"{row.judge:.1f}",
+        )
+    console.print(table)
+
+
+def write_chart(path: Path, results: Sequence[Agreement], sets: Sequence[SetICS] = ()) -> None:
     """Spearman per dimension and ICS per target on the untuned rows, judges beside the
-    readers."""
-    fig = Figure(figsize=(11, 4.5))
+    readers; with `sets`, a third panel: each labelled set's ICS by the readers and the first
+    judge."""
+    fig = Figure(figsize=(16 if sets else 11, 4.5))
     FigureCanvasAgg(fig)
-    left, right = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
+    panels = 3 if sets else 2
+    left, right = fig.add_subplot(1, panels, 1), fig.add_subplot(1, panels, 2)
     x = np.arange(len(DIMENSIONS))
     colours = {"readers": "grey"} | {r.judge: f"C{i}" for i, r in enumerate(results)}
     width = 0.8 / len(results)
@@ -105,6 +121,24 @@ def write_chart(path: Path, results: Sequence[Agreement]) -> None:
     right.set_ylabel("ICS (0-100)")
     right.set_title("ICS-50, untuned rows: judges vs readers")
     right.legend()
+    if sets:
+        third = fig.add_subplot(1, panels, 3)
+        y = np.arange(len(sets))
+        third.barh(
+            y + 0.2,
+            [t.readers for t in sets],
+            0.4,
+            xerr=[[t.readers - t.low for t in sets], [t.high - t.readers for t in sets]],
+            capsize=3,
+            color=colours["readers"],
+            label="readers (95% CI)",
+        )
+        third.barh(y - 0.2, [t.judge for t in sets], 0.4, color="C0", label=results[0].judge)
+        third.set_yticks(y, [t.system for t in sets])
+        third.set_xlim(0, 100)
+        third.set_xlabel("ICS-50 (0-100)")
+        third.set_title("Each set's fresh replies")
+        third.legend(loc="lower right")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)

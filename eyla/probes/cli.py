@@ -154,13 +154,15 @@ def show_agreement(judge: Judge, identity: IdentitySpec, chart: Path, seed: int)
     """Print how `judge` agrees with the blind readers and chart it at `chart`."""
     from rich.console import Console
 
-    from eyla.probes.agreement import agreement, judge_scores, load_labels
-    from eyla.probes.agreement_report import misses, print_tables, write_chart
+    from eyla.probes.agreement import agreement, ics_by_set, judge_scores, load_labels
+    from eyla.probes.agreement_report import misses, print_sets, print_tables, write_chart
 
     rows = load_labels()
-    result = agreement(judge.name, rows, judge_scores(judge, rows, identity), seed)
+    scores = judge_scores(judge, rows, identity)
+    result = agreement(judge.name, rows, scores, seed)
     console = Console()
     print_tables(console, [result])
+    print_sets(console, judge.name, ics_by_set(rows, scores, seed))
     write_chart(chart, [result])
     missed = misses(result)
     verdict = f"misses on the untuned rows: {'; '.join(missed)}" if missed else "meets every target"

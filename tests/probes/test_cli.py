@@ -65,7 +65,7 @@ def test_probe_is_an_eyla_command():
 def test_agreement_scores_the_labelled_replies_with_the_chosen_judge(tmp_path, capsys):
     probe(agreement=True, judge="rubric", out=tmp_path)
     printed = capsys.readouterr().out
-    assert "Spearman with the blind readers" in printed and "untuned (304)" in printed
+    assert "Spearman with the blind readers" in printed and "untuned (353)" in printed
     # the plain rules read engagement far from the readers (issue #17's report: -0.08)
     assert "rubric misses on the untuned rows: " in printed and "engagement rho" in printed
     assert (tmp_path / "agreement.png").stat().st_size > 10_000
