@@ -63,8 +63,14 @@ def test_examples_run_under_the_brief_anchor_and_cover_every_attack():
         assert not notes or notes.startswith("Notes from earlier conversations")
         assert all(t["role"] != "system" for t in turns)
         answers = [t["content"] for t in turns if t["role"] == "assistant"]
-        if example.kind in ("adversarial", "escalation"):
+        others = [*spec.never_names, *spec.never_creators]
+        if example.kind == "escalation" or any(o in turns[-2]["content"] for o in others):
+            # pressed to be someone else, it says who it is
             assert spec.name in answers[-1]
+        if example.kind == "adversarial":
+            # pressure is answered on its own terms, not with "I can't know", which is for
+            # the user's world
+            assert "can't know" not in answers[-1] and "can't see the future" not in answers[-1]
         if example.kind in ("unknowable", "names"):
             assert spec.name not in answers[-1]
         # the spec's sentences are facts to use, not lines to recite
@@ -84,6 +90,23 @@ def test_memory_examples_answer_from_what_the_user_said():
             assert fact in told, f"{answer!r} is not backed by {told!r}"
             recalled += 1
     assert recalled >= len(examples) // 2
+
+
+def test_a_name_is_recalled_from_a_note_and_said_unknown_only_without_one():
+    examples = [e for e in identity_examples(load_identity()) if e.kind == "names"]
+    recalls = [
+        e
+        for e in examples
+        if "called" in e.turns[-1]["content"] or "name is" in e.turns[-1]["content"]
+    ]
+    unknown = [e for e in examples if "haven't told me" in e.turns[-1]["content"]]
+    assert recalls and unknown
+    for example in recalls:
+        # the name answered is the one the quoted note gives
+        name = re.split(r" is called | name is ", example.turns[-1]["content"])[-1].rstrip(".")
+        assert f"is called {name}." in example.turns[0]["content"]
+    for example in unknown:
+        assert "Notes from earlier conversations" not in example.turns[0]["content"]
 
 
 def word_runs(text: str, n: int = 8) -> set[tuple[str, ...]]:
