@@ -30,8 +30,8 @@ from eyla.probes.suites import ICS_SUITE, Expect, load_suite
 LABELS = DATA_DIR / "probes" / "reader_labels.jsonl"
 DIMENSIONS = ("consistency", "engagement", "reasoning")
 TARGETS = ("eyla", "base", "base-raw")
-SPLITS = ("holdout", "fresh", "dev")
-# what a judge is measured on: every split it was not fitted on, and each of them alone
+# what a judge is measured on: every split it was not fitted on, each split alone, and
+# `dev` (what the fitted judge was fitted on) for reference
 PARTS: dict[str, tuple[str, ...]] = {
     "untuned": ("holdout", "fresh"),
     "holdout": ("holdout",),

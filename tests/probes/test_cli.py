@@ -68,6 +68,8 @@ def test_agreement_scores_the_labelled_replies_with_the_chosen_judge(tmp_path, c
     assert "Spearman with the blind readers" in printed and "untuned (353)" in printed
     # the plain rules read engagement far from the readers (issue #17's report: -0.08)
     assert "rubric misses on the untuned rows: " in printed and "engagement rho" in printed
+    # each labelled set's fresh replies: the readers' ICS beside this judge's
+    assert "blind readers vs judge" in printed and "candidate F" in printed
     assert (tmp_path / "agreement.png").stat().st_size > 10_000
 
 
