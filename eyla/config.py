@@ -78,7 +78,7 @@ class Settings(BaseSettings):
 
     home: Path = Field(default_factory=data_home)
     model: str = Field("embedded", description="'embedded', a HF model dir, or a .gguf file")
-    dtype: Literal["auto", "float32", "bfloat16"] = "auto"
+    dtype: Literal["auto", "float32", "bfloat16", "int4"] = "auto"
     decoding: DecodingConfig = Field(default_factory=DecodingConfig)
     agent: AgentConfig = Field(default_factory=AgentConfig)
     memory: MemoryConfig = Field(default_factory=MemoryConfig)

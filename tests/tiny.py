@@ -67,3 +67,16 @@ def tiny_base(seed: int = 0, layers: int = 4, context: int = 256) -> BaseModel:
     tokenizer = tiny_tokenizer()
     model = tiny_llama(seed, layers, vocab_size=len(tokenizer), context=context)
     return BaseModel(model, tokenizer, Path("tiny-llama"), f"tiny-llama-{seed}", None)
+
+
+def round_to_four_bit(model: torch.nn.Module) -> None:
+    """Round every decoder projection to Q4_1, as a Q4_1 GGUF stores them: per group of 32
+    inputs, w = d*q + m with q in 0..15 and d, m float16."""
+    for name, module in model.named_modules():
+        if isinstance(module, torch.nn.Linear) and ".layers." in name:
+            rows, cols = module.weight.shape
+            groups = module.weight.data.view(rows, cols // 32, 32)
+            low, high = groups.amin(-1, keepdim=True), groups.amax(-1, keepdim=True)
+            scale = ((high - low) / 15).half().float()
+            codes = ((groups - low) / scale).round().clamp(0, 15)
+            groups.copy_(scale * codes + low.half().float())

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import stat
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -19,13 +20,15 @@ from models.dtype_probe import (
     Decode,
     Decoded,
     DtypeChoice,
+    Loader,
     ProbeResult,
     load_auto,
     probe_key,
     run_probe,
 )
-from models.loading import _load_hf_dir, load_base
-from tests.tiny import tiny_base
+from models.int4 import Int4LlamaAttention
+from models.loading import _load_hf_dir, load_as, load_base
+from tests.tiny import round_to_four_bit, tiny_base
 
 # bound at import, before the suite's fixture swaps in fixed speeds
 REAL_DECODE = dtype_probe.timed_greedy
@@ -33,13 +36,35 @@ SAME = [5, 6, 7]
 PROBE_CALLS = 2 * (1 + len(QUESTIONS))  # a warm-up and every question, each dtype
 
 
-@pytest.fixture(scope="module")
-def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    where = tmp_path_factory.mktemp("tiny") / "model"
+def saved_tiny(where: Path, four_bit: bool = False) -> Path:
     tiny = tiny_base()
+    if four_bit:
+        round_to_four_bit(tiny.model)
     tiny.model.save_pretrained(where)
     tiny.tokenizer.save_pretrained(where)
     return where
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Float weights: int4 does not apply, so the candidates are float32 and bfloat16."""
+    return saved_tiny(tmp_path_factory.mktemp("tiny") / "model")
+
+
+@pytest.fixture(scope="module")
+def four_bit_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Q4_1 weights, as the embedded GGUF has: int4 is a candidate too."""
+    return saved_tiny(tmp_path_factory.mktemp("tiny") / "four-bit", four_bit=True)
+
+
+def loader(where: Path) -> Loader:
+    return partial(load_as, partial(_load_hf_dir, where))
+
+
+def candidate(model) -> str:
+    if isinstance(model.model.layers[0].self_attn, Int4LlamaAttention):
+        return "int4"
+    return str(model.dtype).removeprefix("torch.")
 
 
 def fake_decode(
@@ -49,7 +74,7 @@ def fake_decode(
     calls: list[str] = []
 
     def decode(model, ids, eos_ids, new_tokens):
-        name = str(model.dtype).removeprefix("torch.")
+        name = candidate(model)
         calls.append(name)
         out = (tokens or {}).get(name, SAME)
         return Decoded(tokens=out, step_seconds=[1.0 / speeds[name]] * 4)
@@ -66,7 +91,7 @@ def fake_decode(
 )
 def test_the_faster_candidate_with_the_same_answers_wins(tiny_dir, tmp_path, speeds, expected):
     decode, calls = fake_decode(speeds)
-    model, _, choice = load_auto(lambda d: _load_hf_dir(tiny_dir, d), "fp", tmp_path, decode=decode)
+    model, _, choice = load_auto(loader(tiny_dir), "fp", tmp_path, decode=decode)
     assert len(calls) == PROBE_CALLS
     assert calls[2:6] == ["float32", "bfloat16", "bfloat16", "float32"], "taking turns"
     assert choice.dtype == expected and model.dtype == getattr(torch, expected)
@@ -93,7 +118,7 @@ def test_a_busy_machine_is_said_beside_the_figures():
 
 def test_a_candidate_with_different_greedy_tokens_is_never_picked(tiny_dir, tmp_path):
     decode, _ = fake_decode({"float32": 1.0, "bfloat16": 1000.0}, {"bfloat16": [5, 6, 8]})
-    model, _, choice = load_auto(lambda d: _load_hf_dir(tiny_dir, d), "fp", tmp_path, decode=decode)
+    model, _, choice = load_auto(loader(tiny_dir), "fp", tmp_path, decode=decode)
     assert choice.dtype == "float32" and model.dtype == torch.float32
     assert "bfloat16 1000.0 tok/s but different greedy answers" in choice.describe()
     assert "same greedy answers" not in choice.describe()
@@ -102,7 +127,7 @@ def test_a_candidate_with_different_greedy_tokens_is_never_picked(tiny_dir, tmp_
 def test_a_probe_cut_short_keeps_float32(tiny_dir):
     """Agreeing on the first question is not agreeing on all of them."""
     decode, calls = fake_decode({"float32": 1.0, "bfloat16": 2.0})
-    load = lambda d: _load_hf_dir(tiny_dir, d)  # noqa: E731
+    load = loader(tiny_dir)
     result, _ = run_probe(load, probe_key("fp"), decode=decode, budget_s=0.0)
     assert result.questions == 1 and len(calls) == 4
     assert result.chosen == "float32"
@@ -112,15 +137,15 @@ def test_a_probe_cut_short_keeps_float32(tiny_dir):
 
 def test_within_the_margin_float32_stays(tiny_dir, tmp_path):
     decode, _ = fake_decode({"float32": 30.0, "bfloat16": 30.0 * 1.02})
-    _, _, choice = load_auto(lambda d: _load_hf_dir(tiny_dir, d), "fp", tmp_path, decode=decode)
+    _, _, choice = load_auto(loader(tiny_dir), "fp", tmp_path, decode=decode)
     assert choice.dtype == "float32"
 
 
 def test_a_candidate_that_fails_to_run_is_not_eligible(tiny_dir):
-    def load(dtype: torch.dtype):
-        if dtype == torch.bfloat16:
+    def load(name: str):
+        if name == "bfloat16":
             raise RuntimeError("no bfloat16 kernels here")
-        return _load_hf_dir(tiny_dir, dtype)
+        return loader(tiny_dir)(name)
 
     decode, _ = fake_decode({"float32": 1.0, "bfloat16": 9.0})
     result, loaded = run_probe(load, probe_key("fp"), decode=decode)
@@ -206,13 +231,36 @@ def test_an_explicit_dtype_never_probes(tiny_dir, tmp_path, monkeypatch, dtype):
 def test_the_real_measurement_runs_and_float32_agrees_with_itself(tiny_dir):
     """The product's decode loop, really timed: figures exist; which dtype wins is not
     asserted (that is the machine's business)."""
-    result, loaded = run_probe(
-        lambda d: _load_hf_dir(tiny_dir, d), probe_key("fp"), decode=REAL_DECODE
-    )
+    result, loaded = run_probe(loader(tiny_dir), probe_key("fp"), decode=REAL_DECODE)
     assert [run.dtype for run in result.runs] == ["float32", "bfloat16"]
     assert all(run.tokens_per_second and run.tokens_per_second > 0 for run in result.runs)
     assert result.runs[0].same_answers
     assert list(loaded) == ["float32", "bfloat16"]
+
+
+def test_on_four_bit_weights_int4_is_measured_and_can_win(four_bit_dir, tmp_path):
+    decode, calls = fake_decode({"float32": 25.0, "bfloat16": 22.0, "int4": 60.0})
+    model, _, choice = load_auto(loader(four_bit_dir), "fp", tmp_path, decode=decode)
+    assert len(calls) == 3 * (1 + len(QUESTIONS))
+    assert choice.dtype == "int4" and candidate(model) == "int4"
+    assert "float32 25.0 tok/s, bfloat16 22.0 tok/s, int4 60.0 tok/s" in choice.describe()
+    # read back from the cache, int4 is loaded (and converted) again
+    again, _, cached = load_auto(loader(four_bit_dir), "fp", tmp_path, decode=decode)
+    assert cached.origin == "cached probe" and candidate(again) == "int4"
+
+
+def test_int4_with_other_greedy_answers_is_not_picked(four_bit_dir, tmp_path):
+    decode, _ = fake_decode({"float32": 25.0, "bfloat16": 22.0, "int4": 60.0}, {"int4": [9]})
+    model, _, choice = load_auto(loader(four_bit_dir), "fp", tmp_path, decode=decode)
+    assert choice.dtype == "float32" and candidate(model) == "float32"
+    assert "int4 60.0 tok/s but different greedy answers" in choice.describe()
+
+
+def test_the_real_measurement_runs_int4_on_four_bit_weights(four_bit_dir):
+    result, loaded = run_probe(loader(four_bit_dir), probe_key("fp"), decode=REAL_DECODE)
+    assert [run.dtype for run in result.runs] == ["float32", "bfloat16", "int4"]
+    assert all(run.tokens_per_second and run.tokens_per_second > 0 for run in result.runs)
+    assert candidate(loaded["int4"][0]) == "int4"
 
 
 def _info(tiny_dir: Path, *flags: str) -> str:

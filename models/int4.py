@@ -1,0 +1,291 @@
+"""One-token decode steps on the base model's own 4-bit weights (`dtype = "int4"`).
+
+Decoding one token at batch size 1 reads every weight once, so most of a step is spent
+reading float32 weights. A Q4_1 GGUF (the embedded model) stores each row of a projection
+in groups of 32 as w = d*q + m (q in 0..15; d and m float16), and the float32 weights
+`transformers` converts it to are exactly those values. `four_bit_groups` recovers q, d
+and m from the float32 weights and checks the round trip bit for bit, so a projection is
+converted only when nothing about its weights changes.
+
+PyTorch's int4 CPU kernel (`aten._weight_int4pack_mm_for_cpu`) computes, per group,
+x @ ((q - 8) * scale + zero)^T, so scale = d and zero = m + 8d. It takes bfloat16
+activations and a bfloat16 scale and zero: in a one-token step each projection's input
+and its group scales are rounded to bfloat16 (about three significant digits) and the
+products summed in float32; the residual stream, norms, rotary positions, attention and
+every subsystem stay float32. Steps over more than one position (prefill, training) run
+the float32 weights, where float32 GEMM is the faster kernel.
+
+`accelerate(model)` converts a Llama-family model in place. For longer inputs every module
+runs its class's own code; for one token: the decoder stack goes straight through its
+layers, each layer runs q, k and v as one 4-bit matrix, gate and up as another, o and
+down on their own (four kernel calls instead of seven), and the vocabulary projection
+shortlists with an 8-bit copy (`ShortlistHead`). Modules keep their float32 weights,
+names and hooks, so the subsystems' hooks and anything reading `.weight` see the same
+model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import Cache
+from transformers.modeling_outputs import BaseModelOutputWithPast
+from transformers.models.llama.modeling_llama import LlamaAttention, LlamaMLP, LlamaModel
+
+GROUP = 32
+# the kernel's packing parameter for the inner K dimension
+INNER_K_TILES = 2
+# the kernel packs rows in tiles of 16
+ROW_TILE = 16
+# tokens the vocabulary projection rescores in float32 after its 8-bit pass
+SHORTLIST = 64
+
+
+@dataclass(frozen=True)
+class FourBit:
+    """A weight [N, K] as w = scale * codes + minimum, per group of `GROUP` along K."""
+
+    codes: torch.Tensor  # int32 [N, K], 0..15
+    scale: torch.Tensor  # float32 [N, K // GROUP], float16 values
+    minimum: torch.Tensor  # float32 [N, K // GROUP]
+
+
+def four_bit_groups(weight: torch.Tensor) -> FourBit | None:
+    """The 4-bit groups `weight` is made of, or None when it is not exactly 4-bit.
+
+    Q4_1 sets each group's minimum to its smallest weight and its scale to the float16
+    nearest (max - min) / 15, so both can be read back off the weights; the codes then
+    follow, and the weights they give must equal `weight` bit for bit."""
+    if weight.dim() != 2 or weight.shape[1] % GROUP or weight.shape[0] % ROW_TILE:
+        return None
+    rows, cols = weight.shape
+    groups = weight.detach().float().reshape(rows, cols // GROUP, GROUP)
+    low = groups.amin(-1, keepdim=True)
+    scale = ((groups.amax(-1, keepdim=True) - low) / 15).half().float()
+    codes = ((groups - low) / torch.where(scale == 0, 1.0, scale)).round().clamp(0, 15)
+    if not torch.equal(scale * codes + low, groups):
+        return None
+    return FourBit(codes.to(torch.int32).reshape(rows, cols), scale.squeeze(-1), low.squeeze(-1))
+
+
+class Int4Weights(nn.Module):
+    """The rows of one or more projections that read the same input, packed for the int4
+    kernel; called on one position [1, K] (any float dtype), returns [1, N] bfloat16."""
+
+    def __init__(self, parts: Sequence[FourBit]) -> None:
+        super().__init__()
+        codes = torch.cat([part.codes for part in parts])
+        scale = torch.cat([part.scale for part in parts])
+        zero = torch.cat([part.minimum for part in parts]) + 8 * scale
+        self.sizes = [part.codes.shape[0] for part in parts]
+        # not part of the state dict: derived from the float32 weights, which are
+        self.register_buffer(
+            "packed",
+            torch.ops.aten._convert_weight_to_int4pack_for_cpu(codes, INNER_K_TILES),
+            persistent=False,
+        )
+        self.register_buffer(
+            "scale_zero",
+            torch.stack([scale.t(), zero.t()], dim=-1).contiguous().bfloat16(),
+            persistent=False,
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.ops.aten._weight_int4pack_mm_for_cpu(
+            x.bfloat16(), self.packed, GROUP, self.scale_zero
+        )
+
+
+def _one_token(hidden: torch.Tensor, module: nn.Module) -> bool:
+    """Whether `hidden` [B, 1, D] is one position per row, which the 4-bit path takes:
+    only with autograd off (the kernels have no backward, and training should see the
+    float32 numbers)."""
+    if torch.is_grad_enabled() or module.training:
+        return False
+    return hidden.dim() == 3 and hidden.shape[1] == 1
+
+
+class Int4Linear(nn.Linear):
+    """`nn.Linear` whose one-token calls run its 4-bit copy (for the identity prefix,
+    which calls `q_proj` itself)."""
+
+    four_bit: Int4Weights
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not _one_token(x, self):
+            return super().forward(x)
+        out = self.four_bit(x.view(x.shape[0], -1)).to(x.dtype)
+        if self.bias is not None:
+            out = out + self.bias
+        return out.unsqueeze(1)
+
+
+class Int4LlamaAttention(LlamaAttention):
+    """Llama attention; one-token steps project q, k and v with one 4-bit matmul."""
+
+    qkv: Int4Weights
+    o_proj: Int4Linear
+
+    def forward(  # type: ignore[override]
+        self,
+        hidden_states: torch.Tensor,
+        position_embeddings: tuple[torch.Tensor, torch.Tensor] | None = None,
+        attention_mask: torch.Tensor | None = None,
+        cache: Any = None,
+        **kwargs: Any,
+    ) -> tuple[torch.Tensor, None]:
+        if not _one_token(hidden_states, self) or cache is None or position_embeddings is None:
+            return super().forward(
+                hidden_states, position_embeddings, attention_mask, cache=cache, **kwargs
+            )
+        batch, dtype, head_dim = hidden_states.shape[0], hidden_states.dtype, self.head_dim
+        q_heads, k_heads, _ = (size // head_dim for size in self.qkv.sizes)
+        qkv = self.qkv(hidden_states.view(batch, -1)).to(dtype).view(batch, -1, head_dim)
+        # rotary positions on q and k at once, as `apply_rotary_pos_emb` computes them
+        cos, sin = (t.view(batch, 1, head_dim) for t in position_embeddings)
+        qk = qkv[:, : q_heads + k_heads]
+        half = head_dim // 2
+        qk = qk * cos + torch.cat((-qk[..., half:], qk[..., :half]), dim=-1) * sin
+        query = qk[:, :q_heads].unsqueeze(2)  # [B, heads, 1, head_dim]
+        key = qk[:, q_heads:].unsqueeze(2)
+        value = qkv[:, q_heads + k_heads :].unsqueeze(2)
+        key, value = cache.update(key, value, self.layer_idx)
+        if attention_mask is not None:  # rows left-padded in a batch
+            attention_mask = attention_mask[..., : key.shape[-2]]
+        out = F.scaled_dot_product_attention(
+            query,
+            key,
+            value,
+            attn_mask=attention_mask,
+            scale=self.scaling,
+            enable_gqa=self.num_key_value_groups > 1,
+        )
+        return self.o_proj(out.transpose(1, 2).reshape(batch, 1, -1)), None
+
+
+class Int4LlamaMLP(LlamaMLP):
+    """Llama MLP; one-token steps run gate and up as one 4-bit matmul."""
+
+    gate_up: Int4Weights
+    down_proj: Int4Linear
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not _one_token(x, self):
+            return super().forward(x)
+        gate, up = self.gate_up(x.view(x.shape[0], -1)).float().split(self.gate_up.sizes, -1)
+        return self.down_proj((self.act_fn(gate) * up).unsqueeze(1).to(x.dtype))
+
+
+class Int4LlamaModel(LlamaModel):
+    """Llama's decoder stack; a one-token step with a cache goes straight through the
+    layers (their hooks run as usual), skipping the mask and output bookkeeping that a
+    single new position does not need."""
+
+    def forward(  # type: ignore[override]
+        self,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+        cache: Cache | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        use_cache: bool | None = None,
+        **kwargs: Any,
+    ) -> BaseModelOutputWithPast:
+        if (
+            input_ids is None
+            or input_ids.shape != (1, 1)
+            or cache is None
+            or attention_mask is not None
+            or position_ids is not None
+            or kwargs
+            or self.training
+            or torch.is_grad_enabled()
+        ):
+            return super().forward(
+                input_ids=input_ids,
+                attention_mask=attention_mask,
+                position_ids=position_ids,
+                cache=cache,
+                inputs_embeds=inputs_embeds,
+                use_cache=use_cache,
+                **kwargs,
+            )
+        hidden = self.embed_tokens(input_ids)
+        positions = torch.tensor([[cache.get_seq_length()]])
+        rotary = self.rotary_emb(hidden, position_ids=positions)
+        for layer in self.layers[: self.config.num_hidden_layers]:
+            hidden = layer(hidden, position_embeddings=rotary, position_ids=positions, cache=cache)
+        return BaseModelOutputWithPast(last_hidden_state=self.norm(hidden), cache=cache)
+
+
+class ShortlistHead(nn.Linear):
+    """The vocabulary projection (the largest matrix of a small model, and 8-bit rather
+    than 4-bit in a Q4_1 GGUF). For one position it scores every token with an 8-bit
+    per-row copy, then rescores the `SHORTLIST` best with the float32 weights: greedy
+    decoding and the default sampling (top-p 0.9 at temperature 0.3) pick among exact
+    float32 logits; the rest are off by about 1% of the largest."""
+
+    codes: torch.Tensor
+    row_scale: torch.Tensor
+
+    def quantize(self) -> None:
+        scale = self.weight.detach().abs().amax(1).clamp_min(1e-12) / 127
+        self.register_buffer(
+            "codes", (self.weight.detach() / scale[:, None]).round().to(torch.int8), False
+        )
+        self.register_buffer("row_scale", scale.bfloat16(), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[:-1].numel() != 1 or self.bias is not None or not _one_token(x, self):
+            return super().forward(x)  # a prompt, a batch, or a step under autograd
+        flat = x.reshape(1, -1)
+        logits = torch._weight_int8pack_mm(flat.bfloat16(), self.codes, self.row_scale)
+        logits = logits.to(x.dtype)[0]
+        best = logits.topk(SHORTLIST).indices
+        logits[best] = F.linear(flat, self.weight[best])[0]
+        return logits.view(*x.shape[:-1], -1)
+
+
+def accelerate(model: nn.Module) -> int:
+    """Convert every Llama decoder layer of `model` whose projections are all exactly
+    4-bit; returns how many were converted (0: nothing to gain, the model is unchanged)."""
+    converted = 0
+    for module in model.modules():
+        attention, mlp = getattr(module, "self_attn", None), getattr(module, "mlp", None)
+        if type(attention) is not LlamaAttention or type(mlp) is not LlamaMLP:
+            continue
+        if attention.training or model.dtype != torch.float32:
+            continue
+        names = ("q_proj", "k_proj", "v_proj", "o_proj")
+        four_bit = {name: four_bit_groups(getattr(attention, name).weight) for name in names}
+        mlp_names = ("gate_proj", "up_proj", "down_proj")
+        four_bit |= {name: four_bit_groups(getattr(mlp, name).weight) for name in mlp_names}
+        if any(part is None for part in four_bit.values()):
+            continue
+        parts: dict[str, FourBit] = {k: v for k, v in four_bit.items() if v is not None}
+        # swapping the class keeps the module's parameters, buffers and hooks
+        attention.__class__ = Int4LlamaAttention
+        attention.qkv = Int4Weights([parts["q_proj"], parts["k_proj"], parts["v_proj"]])
+        for name in ("q_proj", "o_proj"):
+            _to_int4_linear(getattr(attention, name), parts[name])
+        mlp.__class__ = Int4LlamaMLP
+        mlp.gate_up = Int4Weights([parts["gate_proj"], parts["up_proj"]])
+        _to_int4_linear(mlp.down_proj, parts["down_proj"])
+        converted += 1
+    decoder, head = getattr(model, "model", None), getattr(model, "lm_head", None)
+    if converted and type(decoder) is LlamaModel:
+        decoder.__class__ = Int4LlamaModel
+    if converted and type(head) is nn.Linear and head.out_features > SHORTLIST:
+        head.__class__ = ShortlistHead
+        head.quantize()
+    return converted
+
+
+def _to_int4_linear(linear: nn.Linear, four_bit: FourBit) -> None:
+    linear.__class__ = Int4Linear
+    linear.four_bit = Int4Weights([four_bit])
