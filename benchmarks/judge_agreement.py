@@ -26,15 +26,8 @@ import numpy as np
 from rich.console import Console
 
 from eyla.identity import load_identity
-from eyla.probes.agreement import (
-    Agreement,
-    SetICS,
-    agreement,
-    ics_by_set,
-    judge_scores,
-    load_labels,
-)
-from eyla.probes.agreement_report import misses, print_sets, print_tables, write_chart
+from eyla.probes.agreement import load_labels
+from eyla.probes.agreement_report import misses, report
 from eyla.probes.fitted import WEIGHTS, FittedJudge, fit
 from eyla.probes.judge import RubricJudge
 
@@ -50,16 +43,6 @@ def refit() -> None:
     console.print(f"fitted on {weights.rows} dev rows -> {WEIGHTS}")
 
 
-def measure(seed: int = 0) -> tuple[list[Agreement], list[SetICS]]:
-    """Each judge's agreement, and the fitted judge's ICS of each fresh set beside the readers'."""
-    spec = load_identity()
-    rows = load_labels()
-    judges = [FittedJudge(spec), RubricJudge(spec)]
-    scores = [judge_scores(j, rows, spec) for j in judges]
-    results = [agreement(j.name, rows, s, seed) for j, s in zip(judges, scores, strict=True)]
-    return results, ics_by_set(rows, scores[0], seed)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--fit", action="store_true", help="refit the weights on dev first")
@@ -70,15 +53,12 @@ def main() -> int:
     args = parser.parse_args()
     if args.fit:
         refit()
-    results, sets = measure(args.seed)
-    print_tables(console, results)
-    print_sets(console, results[0].judge, sets)
-    write_chart(args.chart, results, sets)
-    console.print(f"chart: {args.chart}")
-    if missed := misses(results[0]):
-        console.print(f"[red]{results[0].judge} misses on the untuned rows: {'; '.join(missed)}")
+    spec = load_identity()
+    fitted = report(console, [FittedJudge(spec), RubricJudge(spec)], spec, args.chart, args.seed)
+    if missed := misses(fitted):
+        console.print(f"[red]{fitted.judge} misses on the untuned rows: {'; '.join(missed)}")
         return 1
-    console.print(f"{results[0].judge} meets every target on the untuned rows")
+    console.print(f"{fitted.judge} meets every target on the untuned rows")
     return 0
 
 

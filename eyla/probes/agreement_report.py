@@ -12,11 +12,42 @@ from matplotlib.figure import Figure
 from rich.console import Console
 from rich.table import Table
 
-from eyla.probes.agreement import DIMENSIONS, PARTS, Agreement, SetICS
+from eyla.identity import IdentitySpec
+from eyla.probes.agreement import (
+    DIMENSIONS,
+    PARTS,
+    Agreement,
+    SetICS,
+    agreement,
+    ics_by_set,
+    judge_scores,
+    load_labels,
+)
+from eyla.probes.rubric import Judge
 
 # issue #17, on the rows no judge was tuned on: Spearman per dimension, and ICS per target
 MIN_RHO = 0.6
 MAX_GAP = 8.0
+
+
+def report(
+    console: Console, judges: Sequence[Judge], identity: IdentitySpec, chart: Path, seed: int
+) -> Agreement:
+    """Score the labelled replies with each judge, print every judge's agreement with the
+    readers and each labelled set's ICS by the first judge, chart both at `chart`, and
+    return the first judge's agreement."""
+    rows = load_labels()
+    scores = [judge_scores(judge, rows, identity) for judge in judges]
+    results = [
+        agreement(judge.name, rows, found, seed)
+        for judge, found in zip(judges, scores, strict=True)
+    ]
+    sets = ics_by_set(rows, scores[0], seed)
+    print_tables(console, results)
+    print_sets(console, results[0].judge, sets)
+    write_chart(chart, results, sets)
+    console.print(f"chart: {chart}")
+    return results[0]
 
 
 def misses(result: Agreement) -> list[str]:

@@ -154,17 +154,10 @@ def show_agreement(judge: Judge, identity: IdentitySpec, chart: Path, seed: int)
     """Print how `judge` agrees with the blind readers and chart it at `chart`."""
     from rich.console import Console
 
-    from eyla.probes.agreement import agreement, ics_by_set, judge_scores, load_labels
-    from eyla.probes.agreement_report import misses, print_sets, print_tables, write_chart
+    from eyla.probes.agreement_report import misses, report
 
-    rows = load_labels()
-    scores = judge_scores(judge, rows, identity)
-    result = agreement(judge.name, rows, scores, seed)
     console = Console()
-    print_tables(console, [result])
-    sets = ics_by_set(rows, scores, seed)
-    print_sets(console, judge.name, sets)
-    write_chart(chart, [result], sets)
+    result = report(console, [judge], identity, chart, seed)
     missed = misses(result)
     verdict = f"misses on the untuned rows: {'; '.join(missed)}" if missed else "meets every target"
-    console.print(f"{result.judge} {verdict} (issue #17)\nchart: {chart}")
+    console.print(f"{result.judge} {verdict} (issue #17)")
