@@ -71,7 +71,7 @@ def test_info_reports_model_dtype_and_dirs(home_with_model: Path, embedded_base)
     result = eyla("info")
     assert result.returncode == 0, result.stderr
     assert "134,515,008" in result.stdout
-    dtype = str(embedded_base.dtype).removeprefix("torch.")
+    dtype = embedded_base.dtype_choice.dtype  # int4 loads as float32: the name says which
     if os.environ.get("EYLA_DTYPE", "auto") == "auto":
         assert f"auto: {dtype} (probe " in result.stdout
     else:

@@ -60,7 +60,7 @@ def test_corrupt_cache_entry_is_rebuilt(tmp_path: Path, embedded_base, caplog):
     weights = entry / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[:1000])
     with caplog.at_level(logging.WARNING):
-        base = load_base("embedded", cache_dir=tmp_path, dtype=str(embedded_base.dtype)[6:])
+        base = load_base("embedded", cache_dir=tmp_path, dtype=embedded_base.dtype_choice.dtype)
     assert "corrupt" in caplog.text
     assert (entry / "model.safetensors").stat().st_size > 100_000_000
     ids = torch.tensor([[1, 2, 3]])
