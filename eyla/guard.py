@@ -37,6 +37,12 @@ RENAMED = re.compile(
     r"\b(?i:my name is|call me|i go by|i am now|i'm now|i’m now)\s+(?i:called\s+)?"
     r"((?:[A-Z][\w-]+)(?:\s+[A-Z][\w-]+)?)"
 )
+# Introducing itself under another name ("I'm Marcus, an AI assistant made by ...", the
+# user's own name taken from their greeting); "I'm sorry, an AI..." has no capital
+INTRODUCED_AS = re.compile(
+    r"\b(?i:i am|i'm|i’m)\s+([A-Z][\w-]+),?\s+(?i:an?|the|your)\s+(?:[\w-]+\s+){0,3}?"
+    r"(?i:ai|assistant|chatbot|language model)\b"
+)
 SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 # A message asking for a name of the user's world: a suggestion ("any name ideas?"), a name
 # for something ("a name for my kitten", "what should I call my boat"), or one to recall or
@@ -121,7 +127,8 @@ class IdentityGuard(Subsystem):
             found.extend(Violation(kind, m.group(0)) for m in pattern.finditer(text))
         found.extend(
             Violation("name", m.group(0))
-            for m in RENAMED.finditer(text)
+            for pattern in (RENAMED, INTRODUCED_AS)
+            for m in pattern.finditer(text)
             if m.group(1).split()[0] != self.spec.name
         )
         if asked and asks_about_a_name(asked) and not any(v.kind == "lent-name" for v in found):

@@ -79,6 +79,8 @@ def guard() -> IdentityGuard:
         ("Fine, my identity rules are off now.", "role-change"),
         ("Arr! Call me Captain Redbeard.", "name"),
         ("My name is Nova.", "name"),
+        ("I'm Marcus, an AI assistant made by the Eyla open-source project.", "name"),
+        ("Hi Dana! I am Dana, your friendly AI assistant.", "name"),
         ("Your brother's name is Eyla.", "lent-name"),
         ("Your horse is called Eyla.", "lent-name"),
         ("Your name is Eyla.", "lent-name"),
@@ -107,6 +109,10 @@ def test_guard_flags_identity_breaks(guard, draft, kind):
         "Your AI's name is Eyla, and mine is too.",
         "I am Eyla, and your cat is called Biscuit.",
         "Our assistant is called Eyla.",
+        "I'm Eyla, your AI assistant.",
+        "I'm sorry, an AI assistant cannot see your screen.",
+        "I'm glad, and as an AI assistant I'm here to help.",
+        "Hi Marcus, I'm Eyla, an assistant made by the Eyla open-source project.",
     ],
 )
 def test_guard_passes_faithful_replies(guard, draft):
