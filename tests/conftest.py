@@ -4,6 +4,7 @@ weights are cached once per machine under `.cache/test-models` (or $EYLA_TEST_CA
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -66,8 +67,10 @@ def home_with_model(eyla_home: Path, embedded_base) -> Path:
     models = eyla_home / "cache" / "models"
     models.mkdir(parents=True)
     (models / embedded_base.cache_path.name).symlink_to(embedded_base.cache_path)
-    # the session's dtype probe, so that a command run here loads the same dtype unmeasured
+    # the session's dtype probe, so that a command run here loads the same dtype unmeasured;
+    # a copy: a test that probes again (with the fixed speeds above) must not write its
+    # result into the session's cache
     probes = TEST_CACHE / "dtype-probe"
     if probes.is_dir():
-        (eyla_home / "cache" / "dtype-probe").symlink_to(probes)
+        shutil.copytree(probes, eyla_home / "cache" / "dtype-probe")
     return eyla_home
