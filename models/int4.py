@@ -8,20 +8,22 @@ and m from the float32 weights and checks the round trip bit for bit, so a proje
 converted only when nothing about its weights changes.
 
 PyTorch's int4 CPU kernel (`aten._weight_int4pack_mm_for_cpu`) computes, per group,
-x @ ((q - 8) * scale + zero)^T, so scale = d and zero = m + 8d. It takes bfloat16
-activations and a bfloat16 scale and zero: in a one-token step each projection's input
-and its group scales are rounded to bfloat16 (about three significant digits) and the
-products summed in float32; the residual stream, norms, rotary positions, attention and
-every subsystem stay float32. Steps over more than one position (prefill, training) run
-the float32 weights, where float32 GEMM is the faster kernel.
+x @ ((q - 8) * scale + zero)^T, so scale = d and zero = m + 8d. It works in bfloat16: in a
+one-token step each projection's input, its group scales and its output are rounded to
+bfloat16 (about three significant digits; the products are summed in float32); the
+residual stream, norms, rotary positions, attention and every subsystem stay float32.
+Prompts (more than one position) and anything run under autograd take the float32
+weights: float32 GEMM is the faster kernel for many positions, and training sees float32.
+Steps of several rows at once (batched evaluation) take the 4-bit path too, though it is
+slower than float32 there, so that they compute what a user's step computes.
 
-`accelerate(model)` converts a Llama-family model in place. For longer inputs every module
-runs its class's own code; for one token: the decoder stack goes straight through its
-layers, each layer runs q, k and v as one 4-bit matrix, gate and up as another, o and
-down on their own (four kernel calls instead of seven), and the vocabulary projection
-shortlists with an 8-bit copy (`ShortlistHead`). Modules keep their float32 weights,
-names and hooks, so the subsystems' hooks and anything reading `.weight` see the same
-model.
+`accelerate(model)` converts a Llama-family model in place. For prompts every module runs
+its class's own code; for one-token steps each layer runs q, k and v as one 4-bit matrix,
+gate and up as another, o and down on their own (four kernel calls instead of seven); with
+batch size 1 the decoder stack also goes straight through its layers, and the vocabulary
+projection shortlists with an 8-bit copy (`ShortlistHead`). Modules keep their float32
+weights, names and hooks, so the subsystems' hooks and anything reading `.weight` see the
+same model.
 """
 
 from __future__ import annotations
@@ -75,7 +77,8 @@ def four_bit_groups(weight: torch.Tensor) -> FourBit | None:
 
 class Int4Weights(nn.Module):
     """The rows of one or more projections that read the same input, packed for the int4
-    kernel; called on one position [1, K] (any float dtype), returns [1, N] bfloat16."""
+    kernel; called on one position per row [B, K] (any float dtype), returns [B, N]
+    bfloat16."""
 
     def __init__(self, parts: Sequence[FourBit]) -> None:
         super().__init__()
