@@ -17,6 +17,7 @@ from models.generate import (
     TextAssembler,
     encode_chat,
     fit_history,
+    nucleus,
     render_chat,
     sample_next,
     stream_token_ids,
@@ -247,3 +248,21 @@ def test_text_assembler_never_emits_half_a_character(base):
     pieces = [assembler.push(i) for i in ids]
     assert "".join(pieces) == text
     assert not any("\ufffd" in p for p in pieces)
+
+
+def full_sort_nucleus(probs: torch.Tensor, top_p: float) -> torch.Tensor:
+    """Top-p as it reads in the literature: sort the whole vocabulary."""
+    ranked, order = probs.sort(descending=True)
+    ranked[ranked.cumsum(-1) - ranked >= top_p] = 0.0
+    return torch.zeros_like(probs).scatter_(0, order, ranked)
+
+
+@pytest.mark.parametrize("temperature", [0.3, 1.0, 5.0])
+@pytest.mark.parametrize("top_p", [0.5, 0.9, 0.999])
+def test_the_nucleus_equals_a_full_sort_whether_or_not_it_fits_the_candidates(temperature, top_p):
+    """Peaked or flat (a nucleus of thousands of tokens): the same kept set, the same mass."""
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(5):
+        logits = torch.randn(49152, generator=generator) * 4
+        probs = torch.softmax(logits / temperature, dim=-1)
+        assert torch.equal(nucleus(probs, top_p), full_sort_nucleus(probs, top_p))
