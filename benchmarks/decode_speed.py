@@ -9,6 +9,8 @@ Rows (greedy, the same chat prompt, median decode step after the first token):
   transformers     float32 `generate` on the bare base (no subsystems)
   Eyla float32     the shipped set on, through the product's decode loop
   Eyla int4        the same on the GGUF's own 4-bit weights (`models/int4.py`)
+  Eyla int4, sampled  the same with the default decoding (temperature, top-p, repetition
+                   penalty: what a user gets), seed 0
 The rows take turns, once per repeat, so load from other processes falls on all alike.
 Prints tokens/s and the ratios issue #21 asks for: Eyla int4 over Eyla float32 (at least
 2.5x) and over llama.cpp (at least 0.3x; the aim 0.5x); exits 1 when one is missed, or 2
@@ -45,6 +47,7 @@ from models.loading import embedded_gguf, load_base
 DECODE_TARGET = 2.5
 LLAMA_CPP_TARGET = 0.3
 LLAMA_CPP, BARE, FLOAT32, INT4 = "llama.cpp", "transformers float32", "Eyla float32", "Eyla int4"
+SAMPLED = "Eyla int4, sampled"
 MESSAGES = [
     {
         "role": "system",
@@ -71,8 +74,11 @@ def greedy(count: int) -> DecodingConfig:
     return DecodingConfig(max_new_tokens=count, temperature=0.0, repetition_penalty=1.0)
 
 
-def eyla_steps(eyla: EylaModel, ids: torch.Tensor, count: int) -> list[float]:
-    return step_seconds(stream_token_ids(eyla, ids, greedy(count), eos_ids=set()), count)
+def eyla_steps(
+    eyla: EylaModel, ids: torch.Tensor, count: int, cfg: DecodingConfig | None = None
+) -> list[float]:
+    cfg = cfg or greedy(count)
+    return step_seconds(stream_token_ids(eyla, ids, cfg, eos_ids=set()), count)
 
 
 @torch.inference_mode()
@@ -141,10 +147,12 @@ def main() -> int:
     bare = load_base("embedded", cache_dir=args.cache_dir, dtype="float32").model
     ids = encode_chat(eylas[FLOAT32].tokenizer, MESSAGES, 1024).input_ids
     has_llama_cpp = find_spec("llama_cpp") is not None
+    sampled = DecodingConfig(max_new_tokens=args.tokens, seed=0)
     runs: dict[str, Callable[[], list[float]]] = {
         BARE: lambda: bare_steps(bare, ids, args.tokens),
         FLOAT32: lambda: eyla_steps(eylas[FLOAT32], ids, args.tokens),
         INT4: lambda: eyla_steps(eylas[INT4], ids, args.tokens),
+        SAMPLED: lambda: eyla_steps(eylas[INT4], ids, args.tokens, sampled),
     }
     how = ""
     if has_llama_cpp:
