@@ -37,13 +37,20 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import Cache
 from transformers.modeling_outputs import BaseModelOutputWithPast
-from transformers.models.llama.modeling_llama import LlamaAttention, LlamaMLP, LlamaModel
+from transformers.models.llama.modeling_llama import (
+    LlamaAttention,
+    LlamaMLP,
+    LlamaModel,
+    rotate_half,
+)
 
 GROUP = 32
 # the kernel's packing parameter for the inner K dimension
 INNER_K_TILES = 2
 # the kernel packs rows in tiles of 16
 ROW_TILE = 16
+ATTENTION_PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj")
+MLP_PROJECTIONS = ("gate_proj", "up_proj", "down_proj")
 # tokens the vocabulary projection rescores in float32 after its 8-bit pass
 SHORTLIST = 64
 
@@ -152,8 +159,7 @@ class Int4LlamaAttention(LlamaAttention):
         # rotary positions on q and k at once, as `apply_rotary_pos_emb` computes them
         cos, sin = (t.view(batch, 1, head_dim) for t in position_embeddings)
         qk = qkv[:, : q_heads + k_heads]
-        half = head_dim // 2
-        qk = qk * cos + torch.cat((-qk[..., half:], qk[..., :half]), dim=-1) * sin
+        qk = qk * cos + rotate_half(qk) * sin
         query = qk[:, :q_heads].unsqueeze(2)  # [B, heads, 1, head_dim]
         key = qk[:, q_heads:].unsqueeze(2)
         value = qkv[:, q_heads + k_heads :].unsqueeze(2)
@@ -257,20 +263,21 @@ class ShortlistHead(nn.Linear):
 def accelerate(model: nn.Module) -> int:
     """Convert every Llama decoder layer of `model` whose projections are all exactly
     4-bit; returns how many were converted (0: nothing to gain, the model is unchanged)."""
+    if model.training or next(model.parameters()).dtype != torch.float32:
+        return 0
     converted = 0
     for module in model.modules():
         attention, mlp = getattr(module, "self_attn", None), getattr(module, "mlp", None)
         if type(attention) is not LlamaAttention or type(mlp) is not LlamaMLP:
             continue
-        if attention.training or model.dtype != torch.float32:
+        found = {
+            name: four_bit_groups(getattr(owner, name).weight)
+            for owner, names in ((attention, ATTENTION_PROJECTIONS), (mlp, MLP_PROJECTIONS))
+            for name in names
+        }
+        parts = {name: part for name, part in found.items() if part is not None}
+        if len(parts) < len(found):
             continue
-        names = ("q_proj", "k_proj", "v_proj", "o_proj")
-        four_bit = {name: four_bit_groups(getattr(attention, name).weight) for name in names}
-        mlp_names = ("gate_proj", "up_proj", "down_proj")
-        four_bit |= {name: four_bit_groups(getattr(mlp, name).weight) for name in mlp_names}
-        if any(part is None for part in four_bit.values()):
-            continue
-        parts: dict[str, FourBit] = {k: v for k, v in four_bit.items() if v is not None}
         # swapping the class keeps the module's parameters, buffers and hooks
         attention.__class__ = Int4LlamaAttention
         attention.qkv = Int4Weights([parts["q_proj"], parts["k_proj"], parts["v_proj"]])

