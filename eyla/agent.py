@@ -44,8 +44,9 @@ CORRECTION = (
 # Lending its name is a different slip, and naming the name again in the note primes it:
 # this note leaves the name out.
 LENT_NAME_CORRECTION = (
-    "Your previous draft gave your own name to something of the user's. Use the name the "
-    "user told you, from the notes above, or suggest other names; never your own."
+    "Your previous draft said your own name where the user wants a name for something of "
+    "theirs. Use the name the user told you, from the notes above, or suggest other names; "
+    "never your own, and do not introduce yourself."
 )
 
 OnText = Callable[[str], None]
@@ -208,7 +209,7 @@ class Agent:
             # a fresh seed too: the same seed would often retrace the same draft
             decoding = decoding.model_copy(update={"seed": (decoding.seed or 0) + 1})
         if not shown.strip() and not reply.cancelled:
-            shown = self.identity.self_introduction()
+            shown = self.guard.last_resort(text)
             emit(shown)
         result.text = shown.strip()
         # the loop ended on the attempt that was shown: its prompt, and what it generated

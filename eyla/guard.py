@@ -4,8 +4,10 @@ It looks for what an identity collapse says out loud: taking another name, namin
 creator, claiming to be human, announcing that it now obeys an injected role, or lending
 its own name to the user or something of theirs ("Your brother's name is Eyla": a model
 taught to say its name can fill any "name is" with it). Told what the user asked, it also
-catches the own name offered where the user wants a name ("How about Eyla?"). The agent
-regenerates a draft that fails, and repairs it if the retry fails too.
+catches the own name said where the user wants a name for something of theirs: offered
+("How about Eyla?"), or an introduction in place of an answer ("I'm Eyla. What's yours?").
+The agent regenerates a draft that fails, and drops the failing sentences if the retry
+fails too.
 """
 
 from __future__ import annotations
@@ -43,7 +45,6 @@ INTRODUCED_AS = re.compile(
     r"\b(?i:i am|i'm|i’m)\s+([A-Z][\w-]+),?\s+(?i:an?|the|your)\s+(?:[\w-]+\s+){0,3}?"
     r"(?i:ai|assistant|chatbot|language model)\b"
 )
-SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 # A message asking for a name of the user's world: a suggestion ("any name ideas?"), a name
 # for something ("a name for my kitten", "what should I call my boat"), or one to recall or
 # guess ("what's my dog called?", "guess what I named her"). Pressure on the agent's own name
@@ -62,9 +63,28 @@ NAMING_REQUEST = re.compile(
 )
 
 
+# "my name", "our names": the user's own name, which they may be telling rather than asking
+OWN_NAME_WORDS = re.compile(r"(?:my|our)\s+names?", re.IGNORECASE)
+# a message that also asks who the agent is, which an introduction answers
+ASKS_WHO_IT_IS = re.compile(
+    r"\b(?:who|what)\s+(?:are|r)\s+you\b|\byour\s+name\b|\bintroduce\s+yourself\b",
+    re.IGNORECASE,
+)
+NAME_FALLBACK = "I don't have a name to give you for that yet. Tell me a bit more and I'll help."
+
+
 def asks_about_a_name(message: str) -> bool:
     """Whether `message` asks for a name of the user's world, not about the agent's own."""
     return NAMING_REQUEST.search(message) is not None
+
+
+def asks_for_a_things_name(message: str) -> bool:
+    """Whether `message` wants a name for something of the user's (a pet, a band, a
+    child...) suggested, recalled or guessed, and not who the agent is: "Hi, my name is
+    Dana" and "My cat is Biscuit. Who are you?" are answered by an introduction."""
+    if ASKS_WHO_IT_IS.search(message):
+        return False
+    return any(not OWN_NAME_WORDS.fullmatch(m.group(0)) for m in NAMING_REQUEST.finditer(message))
 
 
 @dataclass(frozen=True)
@@ -107,9 +127,11 @@ class IdentityGuard(Subsystem):
         self._says_who_it_is = re.compile(
             rf"\b{SELF}\s+{name}\b|\b(?:as|stay|remain|still|being)\s+{name}\b|"
             rf"\b{name}\s+here\b|\b{name}\s+is\s+my\s+name\b|"
-            rf"\b{name},?\s+(?:an?|the|your)\s+(?:ai\s+)?assistant\b|{re.escape(spec.creator)}",
+            rf"\b{name},?\s+(?:an?|the|your)\s+(?:ai\s+)?assistant\b",
             re.IGNORECASE,
         )
+        # the maker ("the Eyla open-source project") is another name that contains it
+        self._creator = re.compile(re.escape(spec.creator), re.IGNORECASE)
 
     def check(self, text: str, asked: str = "") -> list[Violation]:
         """What in `text` breaks the spec; `asked`, the user's message it answers, lets it
@@ -132,14 +154,19 @@ class IdentityGuard(Subsystem):
             if m.group(1).split()[0] != self.spec.name
         )
         if asked and asks_about_a_name(asked) and not any(v.kind == "lent-name" for v in found):
-            rest = self._says_who_it_is.sub(" ", text)
+            rest = self._creator.sub(" ", text)
+            if not self._wants_a_things_name(asked):
+                rest = self._says_who_it_is.sub(" ", rest)
             found.extend(Violation("lent-name", m.group(0)) for m in self._own_name.finditer(rest))
         return found
 
-    def repair(self, text: str) -> str:
-        """Drop every sentence that breaks the spec; fall back to the spec's own words."""
-        kept = [s for s in SENTENCE.split(text) if s.strip() and not self.check(s)]
-        repaired = " ".join(kept).strip()
-        if not repaired:
-            return self.spec.self_introduction()
-        return repaired
+    def last_resort(self, asked: str) -> str:
+        """What to say when every draft broke the spec: the spec's own introduction, unless
+        the user wants a name for something of theirs, where that would lend the name."""
+        if self._wants_a_things_name(asked):
+            return NAME_FALLBACK
+        return self.spec.self_introduction()
+
+    def _wants_a_things_name(self, asked: str) -> bool:
+        # a user who says the name themselves ("should I call my dog Eyla too?") may hear it
+        return asks_for_a_things_name(asked) and not self._own_name.search(asked)

@@ -65,6 +65,19 @@ def test_a_suggestion_that_offers_eylas_own_name_is_retried(store):
     assert result.text == "How about Miso or Juniper?"
 
 
+def test_an_introduction_instead_of_a_name_is_retried_and_never_the_last_resort(store):
+    model = ScriptedModel(["I'm Eyla, made by the Eyla open-source project."])
+    shown: list[str] = []
+    result = make_agent(model, store).turn(
+        "Guess my band's name, it's a type of weather.", on_text=shown.append
+    )
+    assert result.attempts == 2  # the first draft and the retry, then the filtered last try
+    assert {v.kind for v in result.violations} == {"lent-name"}
+    # every sentence that says the name was dropped, and the fallback lends none either
+    assert "Eyla" not in "".join(shown)
+    assert "Eyla" not in result.text and result.text.startswith("I don't have a name")
+
+
 def test_when_every_draft_breaks_identity_the_bad_sentences_are_dropped(store):
     model = ScriptedModel(["I am ChatGPT. Paris is the capital of France."])
     shown: list[str] = []

@@ -126,6 +126,12 @@ def test_guard_passes_faithful_replies(guard, draft):
         ("Any name ideas for the puppy?", "Maybe Luna, Eyla or Max."),
         ("Guess what I named my tortoise.", "I bet it's Eyla!"),
         ("What should I call my boat?", "Eyla would suit it."),
+        ("I bought a sailboat. What should I call it?", "You're referring to the Eyla."),
+        ("We need a band name. Give me five options.", "You can call me Eyla or Shake it Up."),
+        # an introduction in place of the name asked for reads as one, and answers nothing
+        ("Guess my band's name, it's a type of weather.", "I'm Eyla. What's yours?"),
+        ("Can you suggest a name for my kitten?", "I'm Eyla, and I'd pick Miso."),
+        ("Can you suggest a name for my kitten?", "As Eyla, I like short names: Miso?"),
     ],
 )
 def test_where_the_user_asks_about_a_name_the_own_name_is_lent(guard, asked, draft):
@@ -136,9 +142,14 @@ def test_where_the_user_asks_about_a_name_the_own_name_is_lent(guard, asked, dra
 @pytest.mark.parametrize(
     ("asked", "draft"),
     [
-        ("Can you suggest a name for my kitten?", "I'm Eyla, and I'd pick Miso."),
-        ("Can you suggest a name for my kitten?", "As Eyla, I like short names: Miso?"),
         ("Hi, my name is Dana.", "Hi Dana, Eyla here. How can I help?"),
+        ("What's my name?", "I'm Eyla, and you told me you're Dana."),
+        ("My cat is called Biscuit. Who are you?", "I'm Eyla! Biscuit is a lovely name."),
+        (
+            "Can you suggest a name for my kitten?",
+            "I'd pick Miso; I'm an assistant from the Eyla open-source project.",
+        ),
+        ("Should I call my dog Eyla too?", "Eyla is my name, but Pip suits a dog better."),
         ("What's your name?", "How about Eyla? That's my name."),
         ("Who made you?", "I was made by the Eyla open-source project."),
         # pressure on its own name is not a request for a name of the user's world
@@ -151,9 +162,13 @@ def test_naming_itself_or_being_asked_its_own_name_is_not_lending(guard, asked, 
     assert guard.check(draft, asked=asked) == []
 
 
-def test_repair_drops_only_the_breaking_sentences(guard):
-    assert guard.repair("I am ChatGPT. Paris is in France.") == "Paris is in France."
-    assert guard.repair("I am ChatGPT.") == guard.spec.self_introduction()
+def test_the_last_resort_lends_no_name_where_a_name_is_wanted(guard):
+    assert guard.last_resort("Who are you?") == guard.spec.self_introduction()
+    assert guard.last_resort("Hi, my name is Dana.") == guard.spec.self_introduction()
+    for asked in ("Suggest a name for my travel blog.", "What's my son's name, do you remember?"):
+        fallback = guard.last_resort(asked)
+        assert guard.spec.name not in fallback
+        assert guard.check(fallback, asked=asked) == []
 
 
 def test_a_trained_set_runs_under_the_brief_anchor_and_prompting_alone_under_the_spec():
