@@ -22,7 +22,7 @@ from pydantic import BaseModel
 from eyla.config import DecodingConfig
 from eyla.guard import IdentityGuard
 from eyla.identity import IdentitySpec
-from eyla.training.calibration_data import CalibrationItem, load_items
+from eyla.training.calibration_data import CalibrationItem, is_factual, load_items
 from eyla.training.calibration_generate import Generated, generate
 from eyla.training.calibration_judge import is_right
 from eyla.training.reply_sets import (
@@ -124,8 +124,10 @@ class IdentityEvaluation(BaseModel):
 
 
 def neutral_items(limit: int = NEUTRAL_QUESTIONS) -> list[CalibrationItem]:
-    """An even spread of the checkable calibration questions (every category)."""
-    checkable = [item for item in load_items() if not item.unanswerable]
+    """An even spread of the checkable calibration questions about the world (every
+    category; not conversation or questions about the agent, which are no test of what
+    it knows)."""
+    checkable = [item for item in load_items() if is_factual(item) and not item.unanswerable]
     step = max(1, len(checkable) // limit)
     return checkable[::step][:limit]
 
