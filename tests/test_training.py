@@ -16,9 +16,8 @@ from eyla.errors import EylaError
 from eyla.identity import load_identity
 from eyla.probes.suites import SUITE_NAMES, load_suite
 from eyla.training.batches import IGNORE, collate, encode_conversation
-from eyla.training.calibration_data import load_items
 from eyla.training.identity_data import NEUTRAL_PROMPTS, eval_questions, identity_examples
-from eyla.training.identity_eval import visible_sets
+from eyla.training.identity_eval import neutral_items, visible_sets
 from eyla.training.identity_train import IdentityTrainConfig, identity_loss, train_identity
 from models.eyla_model import EylaModel, default_subsystems
 from models.subsystem_io import saved_system_prompt
@@ -140,7 +139,7 @@ def test_no_neutral_training_prompt_is_a_neutral_evaluation_question():
     def words(text: str) -> set[str]:
         return set(re.findall(r"[a-z0-9']+", text.lower()))
 
-    questions = [words(item.question) for item in load_items()]
+    questions = [words(item.question) for item in neutral_items(limit=10_000)]
     for prompt in NEUTRAL_PROMPTS:
         mine = words(prompt)
         closest = max(len(mine & q) / len(mine | q) for q in questions)
