@@ -21,7 +21,8 @@ slower than float32 there, so that they compute what a user's step computes.
 its class's own code; for one-token steps each layer runs q, k and v as one 4-bit matrix,
 gate and up as another, o and down on their own (four kernel calls instead of seven); with
 batch size 1 the decoder stack also goes straight through its layers, and the vocabulary
-projection shortlists with an 8-bit copy (`ShortlistHead`). Modules keep their float32
+projection shortlists with an 8-bit copy (`ShortlistHead`); the RMS norms run as one
+kernel each (`FusedRMSNorm`, the same numbers). Modules keep their float32
 weights, names and hooks, so the subsystems' hooks and anything reading `.weight` see the
 same model.
 """
@@ -41,6 +42,7 @@ from transformers.models.llama.modeling_llama import (
     LlamaAttention,
     LlamaMLP,
     LlamaModel,
+    LlamaRMSNorm,
     rotate_half,
 )
 
@@ -232,6 +234,21 @@ class Int4LlamaModel(LlamaModel):
         return BaseModelOutputWithPast(last_hidden_state=self.norm(hidden), cache=cache)
 
 
+class FusedRMSNorm(LlamaRMSNorm):
+    """Llama's RMS norm as one kernel (`torch.rms_norm`) on float32 without autograd: the
+    same numbers as the module's own six operations (a test checks them bit for bit), at
+    about half the cost of a norm that a decode step runs 61 times."""
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        if (
+            hidden_states.dtype != torch.float32
+            or self.weight.dtype != torch.float32
+            or torch.is_grad_enabled()
+        ):
+            return super().forward(hidden_states)
+        return torch.rms_norm(hidden_states, self.weight.shape, self.weight, self.variance_epsilon)
+
+
 class ShortlistHead(nn.Linear):
     """The vocabulary projection (the largest matrix of a small model, and 8-bit rather
     than 4-bit in a Q4_1 GGUF). For one position it scores every token with an 8-bit
@@ -290,6 +307,9 @@ def accelerate(model: nn.Module) -> int:
     decoder, head = getattr(model, "model", None), getattr(model, "lm_head", None)
     if converted and type(decoder) is LlamaModel:
         decoder.__class__ = Int4LlamaModel
+    for module in model.modules() if converted else ():
+        if type(module) is LlamaRMSNorm:
+            module.__class__ = FusedRMSNorm
     if converted and type(head) is nn.Linear and head.out_features > SHORTLIST:
         head.__class__ = ShortlistHead
         head.quantize()

@@ -16,6 +16,7 @@ from eyla.errors import EylaError
 from models.eyla_model import EylaModel
 from models.int4 import (
     SHORTLIST,
+    FusedRMSNorm,
     Int4LlamaAttention,
     Int4Weights,
     ShortlistHead,
@@ -136,6 +137,21 @@ def test_subsystems_still_act_through_the_converted_layers():
     with fast.off():
         off = step_logits(fast, prompt, forced)
     assert (on[1:] - off[1:]).abs().max() > 0.1
+
+
+def test_norms_run_fused_with_the_same_numbers():
+    base = four_bit_base()
+    norms = [m for m in base.model.modules() if type(m).__name__ == "LlamaRMSNorm"]
+    torch.manual_seed(0)
+    for norm in norms:
+        norm.weight.data.normal_()
+    inputs = [torch.randn(2, 7, norms[0].weight.shape[0]) * s for s in (1e-3, 1.0, 300.0)]
+    with torch.inference_mode():
+        before = [norm(x) for norm in norms for x in inputs]
+        accelerate(base.model)
+        assert all(type(norm) is FusedRMSNorm for norm in norms)
+        after = [norm(x) for norm in norms for x in inputs]
+    assert all(torch.equal(a, b) for a, b in zip(before, after, strict=True))
 
 
 def test_weights_that_are_not_four_bit_are_left_alone():
