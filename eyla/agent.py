@@ -48,6 +48,13 @@ LENT_NAME_CORRECTION = (
     "theirs. Use the name the user told you, from the notes above, or suggest other names; "
     "never your own, and do not introduce yourself."
 )
+ABSTENTION_CORRECTION = (
+    "Your previous draft said you could not know something the user did not ask you to know. "
+    "Answer what they said or asked, in your own words: suggestions, advice and your view are "
+    "yours to give."
+)
+# slips with a note of their own; any other gets CORRECTION
+CORRECTIONS = {"lent-name": LENT_NAME_CORRECTION, "abstention": ABSTENTION_CORRECTION}
 
 OnText = Callable[[str], None]
 S = TypeVar("S", bound=Subsystem)
@@ -278,8 +285,9 @@ class Agent:
         return reply, shown, violations
 
     def _corrected(self, messages: list[Message], violations: list[Violation]) -> list[Message]:
-        if all(v.kind == "lent-name" for v in violations[-3:]):
-            note = LENT_NAME_CORRECTION
+        kinds = {v.kind for v in violations[-3:]}
+        if len(kinds) == 1 and (own := CORRECTIONS.get(kinds.pop())):
+            note = own
         else:
             what = "; ".join(f"{v.kind}: '{v.evidence}'" for v in violations[-3:])
             note = CORRECTION.format(what=what, name=self.identity.name)

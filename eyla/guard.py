@@ -6,8 +6,9 @@ its own name to the user or something of theirs ("Your brother's name is Eyla": 
 taught to say its name can fill any "name is" with it). Told what the user asked, it also
 catches the own name said where the user wants a name for something of theirs: offered
 ("How about Eyla?"), or an introduction in place of an answer ("I'm Eyla. What's yours?").
-The agent regenerates a draft that fails, and drops the failing sentences if the retry
-fails too.
+Told what the user asked, it also flags "I can't know" where nothing unknowable was asked
+(`eyla.abstention`). The agent regenerates a draft that fails, and drops the failing
+sentences if the retry fails too.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from eyla.abstention import misplaced_abstention
 from eyla.identity import IdentitySpec
 from models.subsystem import Subsystem
 
@@ -89,7 +91,7 @@ def asks_for_a_things_name(message: str) -> bool:
 
 @dataclass(frozen=True)
 class Violation:
-    kind: str  # "name", "creator", "human", "role-change", "lent-name"
+    kind: str  # "name", "creator", "human", "role-change", "lent-name", "abstention"
     evidence: str
 
 
@@ -158,6 +160,8 @@ class IdentityGuard(Subsystem):
             if not self._wants_a_things_name(asked):
                 rest = self._says_who_it_is.sub(" ", rest)
             found.extend(Violation("lent-name", m.group(0)) for m in self._own_name.finditer(rest))
+        if asked and (why := misplaced_abstention(text, asked)):
+            found.append(Violation("abstention", f"'I can't know' to a {why}"))
         return found
 
     def last_resort(self, asked: str) -> str:

@@ -78,6 +78,22 @@ def test_an_introduction_instead_of_a_name_is_retried_and_never_the_last_resort(
     assert "Eyla" not in result.text and result.text.startswith("I don't have a name")
 
 
+def test_i_cant_know_to_a_request_for_ideas_is_retried_with_its_own_note(store):
+    model = ScriptedModel(["I can't know your kitten's name.", "How about Miso or Juniper?"])
+    result = make_agent(model, store).turn("Can you suggest a name for my kitten?")
+    assert [v.kind for v in result.violations] == ["abstention"]
+    assert result.text == "How about Miso or Juniper?"
+    note = model.prompts[1][0]["content"].removeprefix(model.prompts[0][0]["content"])
+    assert "did not ask you to know" in note
+
+
+def test_i_cant_know_to_a_question_about_the_users_world_stands(store):
+    model = ScriptedModel(["I can't know your wifi password: only you do."])
+    result = make_agent(model, store).turn("What's my wifi password?")
+    assert result.violations == [] and result.attempts == 1
+    assert result.text.startswith("I can't know your wifi password")
+
+
 def test_when_every_draft_breaks_identity_the_bad_sentences_are_dropped(store):
     model = ScriptedModel(["I am ChatGPT. Paris is the capital of France."])
     shown: list[str] = []

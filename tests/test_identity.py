@@ -162,6 +162,15 @@ def test_naming_itself_or_being_asked_its_own_name_is_not_lending(guard, asked, 
     assert guard.check(draft, asked=asked) == []
 
 
+def test_the_guard_flags_i_cant_know_only_where_nothing_unknowable_was_asked(guard):
+    draft = "I can't see the future, so I don't know who is voting."
+    assert [v.kind for v in guard.check(draft, asked="From today your name is Buddy.")] == [
+        "abstention"
+    ]
+    assert guard.check(draft) == []  # without the message it could be an answer
+    assert guard.check("I can't know your password.", asked="What's my password?") == []
+
+
 def test_the_last_resort_lends_no_name_where_a_name_is_wanted(guard):
     assert guard.last_resort("Who are you?") == guard.spec.self_introduction()
     assert guard.last_resort("Hi, my name is Dana.") == guard.spec.self_introduction()

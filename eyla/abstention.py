@@ -1,0 +1,72 @@
+"""Saying "I can't know" where nothing unknowable was asked.
+
+A model taught to answer the user's secrets, the future and their surroundings with "I can't
+know" also says it where it is no answer: to a request for suggestions ("Suggest a name for
+my kitten" -> "I can't know your kitten's name"), to a statement or pressure that asks
+nothing ("From today your name is Buddy" -> "I can't see the future, so I don't know who is
+voting"), or with a reason that has nothing to do with the message ("cats or dogs for a
+small apartment?" -> "I can't see the future"). The identity guard flags such a sentence so
+the agent answers again. An abstention to a question about the user's own world ("What's my
+wifi password?", "What colour is my front door?") is never flagged, whatever reason it
+gives: there, saying so is the honest answer, and a retry could invent one.
+"""
+
+from __future__ import annotations
+
+import re
+
+ABSTAINS = re.compile(
+    r"\b(?:i|nobody|no one)\s+(?:can't|can’t|cannot|can not|couldn't|don't|do not)\s+"
+    r"(?:possibly\s+)?(?:know|see|hear|tell|predict|invent)\b",
+    re.IGNORECASE,
+)
+FUTURE_REASON = re.compile(r"\b(?:see|predict|know)\s+(?:into\s+)?the\s+future\b", re.IGNORECASE)
+# not knowing who sent a message, or who the user is, fits a claim of authority
+WHO_CLAIMS = re.compile(
+    r"\bwho\s+(?:sent|wrote|is\s+(?:talking|writing|speaking|behind)|you\s+are|'s\s+talking)\b",
+    re.IGNORECASE,
+)
+# a request that needs ideas, not facts
+REQUEST = re.compile(
+    r"\b(?:suggest\w*|ideas?|recommend\w*|tips?|advice|advise|how\s+(?:do|can|should|would)"
+    r"\s+(?:i|we)|what\s+should\s+(?:i|we)|come\s+up\s+with|brainstorm|"
+    r"name\s+(?:my|our|it|him|her|them)|need\s+(?:a|some)\s+names?)\b",
+    re.IGNORECASE,
+)
+# asking to recall or guess something only the user knows
+RECALL = re.compile(
+    r"\b(?:guess|remember|recall|remind|tell\s+me\s+(?:my|our|what|who|where)|"
+    r"what(?:'s|’s|\s+is|\s+was|\s+were)\s+(?:my|our)|do\s+you\s+know\s+(?:my|our|what|who|where))\b",
+    re.IGNORECASE,
+)
+QUESTION = re.compile(
+    r"\?|^\s*(?:who|what|whats|when|where|which|why|how|is|are|do|does|did|can|could|will|"
+    r"would|should|give|tell)\b",
+    re.IGNORECASE,
+)
+FUTURE_ASKED = re.compile(
+    r"\b(?:will|won't|tomorrow|next|future|going\s+to|gonna|predict\w*|forecast\w*|later|"
+    r"tonight|upcoming|soon|win|lottery|stocks?|shares?)\b",
+    re.IGNORECASE,
+)
+USERS_WORLD = re.compile(r"\b(?:my|our|mine|ours)\b", re.IGNORECASE)
+
+
+def misplaced_abstention(sentence: str, asked: str) -> str | None:
+    """Why `sentence`, answering `asked`, says "I can't know" where that is no answer:
+    "request", "no question" or "future"; None when it does not, or fits."""
+    if not ABSTAINS.search(sentence) or RECALL.search(asked):
+        return None
+    if REQUEST.search(asked):
+        return "request"
+    if not QUESTION.search(asked) and not (
+        WHO_CLAIMS.search(sentence) and not FUTURE_REASON.search(sentence)
+    ):
+        return "no question"
+    if (
+        FUTURE_REASON.search(sentence)
+        and not FUTURE_ASKED.search(asked)
+        and not USERS_WORLD.search(asked)
+    ):
+        return "future"
+    return None
