@@ -4,11 +4,11 @@ Sources: checkable questions shipped as JSONL in `data/calibration/` (arithmetic
 capitals, general facts; the file name is the category), questions no one could answer
 (`unanswerable.jsonl`: the user's private life, the future, lost history), where the
 right answer is to say so; and, so the gate learns what a turn of conversation looks like
-and not only a quiz, questions about the agent (built from its identity spec, and written
-ones in `self/questions.jsonl`), questions about what the user told it (the fact quoted as a
-recalled note, as the agent quotes it), and conversation with nothing to check
-(`conversation.jsonl`, and the training data's conversation prompts), where any reply
-counts as right: the gate is for answers that may be wrong.
+and not only a quiz, questions about the agent built from its identity spec, questions about
+what the user told it (the fact quoted as a recalled note, as the agent quotes it), and
+conversation with nothing to check (`conversation.jsonl`, and the training data's
+conversation prompts), where any reply counts as right: the gate is for answers that may be
+wrong.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from eyla.errors import EylaError, first_problem
 from eyla.identity import IdentitySpec
 
 CALIBRATION_DIR = DATA_DIR / "calibration"
-SELF_QUESTIONS = CALIBRATION_DIR / "self" / "questions.jsonl"
 Split = Literal["train", "calibration", "test"]
 SPLITS: tuple[Split, ...] = ("train", "calibration", "test")
 # The test split gets half on purpose: ECE over 15 bins is biased upwards on a small
@@ -97,7 +96,7 @@ def identity_items(spec: IdentitySpec) -> list[CalibrationItem]:
             ["Are you a human?", "Are you a person or a machine?", "Are you a real person?"],
         ),
     }
-    built = [
+    return [
         CalibrationItem(
             id=f"identity-{topic}-{i}",
             question=question,
@@ -108,27 +107,6 @@ def identity_items(spec: IdentitySpec) -> list[CalibrationItem]:
         for topic, (answers, questions) in groups.items()
         for i, question in enumerate(questions, 1)
     ]
-    return built + _self_questions(spec, creator)
-
-
-def _self_questions(spec: IdentitySpec, creator: str) -> list[CalibrationItem]:
-    """The written questions about the agent (`self/questions.jsonl`): where it runs, where
-    what it is told is kept, its memory, body, being human or another assistant. "{name}"
-    and "{creator}" stand for the spec's; the rest is true of every Eyla, whatever its
-    spec, as it is the same program."""
-    path = SELF_QUESTIONS
-    items = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        row = json.loads(line)
-        filled = {
-            **row,
-            "question": row["question"].format(name=spec.name, creator=creator),
-            "answers": [a.format(name=spec.name, creator=creator) for a in row["answers"]],
-        }
-        items.append(_parse(path, number, json.dumps(filled), category="identity"))
-    return items
 
 
 def told_items() -> list[CalibrationItem]:
@@ -208,12 +186,12 @@ def split_items(items: Sequence[CalibrationItem], seed: int) -> dict[Split, list
     return splits
 
 
-def _parse(path: Path, number: int, line: str, category: str = "") -> CalibrationItem:
+def _parse(path: Path, number: int, line: str) -> CalibrationItem:
     try:
         raw = json.loads(line)
         if not isinstance(raw, dict):
             raise EylaError(f"{path}:{number}: expected a JSON object")
-        return CalibrationItem.model_validate({**raw, "category": category or path.stem})
+        return CalibrationItem.model_validate({**raw, "category": path.stem})
     except json.JSONDecodeError as exc:
         raise EylaError(f"{path}:{number}: not valid JSON: {exc.msg}") from exc
     except ValidationError as exc:
