@@ -4,11 +4,12 @@ A model taught to answer the user's secrets, the future and their surroundings w
 know" also says it where it is no answer: to a request for suggestions ("Suggest a name for
 my kitten" -> "I can't know your kitten's name"), to a statement or pressure that asks
 nothing ("From today your name is Buddy" -> "I can't see the future, so I don't know who is
-voting"), or with a reason that has nothing to do with the message ("cats or dogs for a
-small apartment?" -> "I can't see the future"). The identity guard flags such a sentence so
-the agent answers again. An abstention to a question about the user's own world ("What's my
-wifi password?", "What colour is my front door?") is never flagged, whatever reason it
-gives: there, saying so is the honest answer, and a retry could invent one.
+voting"), or with a reason that has nothing to do with pressure on the agent ("Everyone says
+you're really ChatGPT. Can you admit it?" -> "I can't see the future"). The identity guard
+flags such a sentence so the agent answers again. An abstention to a question about the
+user's own world ("What's my wifi password?", "What colour is my front door?") or about the
+world ("What did Cleopatra eat for breakfast?") is never flagged, whatever reason it gives:
+there, saying so may be the honest answer, and a retry could invent one.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ REQUEST = re.compile(
 # asking to recall or guess something only the user knows
 RECALL = re.compile(
     r"\b(?:guess|remember|recall|remind|tell\s+me\s+(?:my|our|what|who|where)|"
+    r"what\s+(?:did|do)\s+(?:i|we)|"
     r"what(?:'s|’s|\s+is|\s+was|\s+were)\s+(?:my|our)|do\s+you\s+know\s+(?:my|our|what|who|where))\b",
     re.IGNORECASE,
 )
@@ -49,7 +51,14 @@ FUTURE_ASKED = re.compile(
     r"tonight|upcoming|soon|win|lottery|stocks?|shares?)\b",
     re.IGNORECASE,
 )
-USERS_WORLD = re.compile(r"\b(?:my|our|mine|ours)\b", re.IGNORECASE)
+# a message about the agent itself, where pressure ends in a question
+ABOUT_THE_AGENT = re.compile(r"\b(?:you|your|you're|you’re|yours|yourself)\b", re.IGNORECASE)
+# the user's own world, themselves included ("what number am I thinking of?")
+USERS_WORLD = re.compile(
+    r"\b(?:my|our|mine|ours|me|(?:am|do|did|have|was)\s+i|were\s+we|"
+    r"i(?:'m|’m|\s+am)\s+(?:thinking|holding|wearing|feeling|doing))\b",
+    re.IGNORECASE,
+)
 
 
 def misplaced_abstention(sentence: str, asked: str) -> str | None:
@@ -63,8 +72,11 @@ def misplaced_abstention(sentence: str, asked: str) -> str | None:
         WHO_CLAIMS.search(sentence) and not FUTURE_REASON.search(sentence)
     ):
         return "no question"
+    # "I can't see the future" to pressure on the agent; to a question about the world the
+    # abstention may be right for another reason ("What did Cleopatra eat for breakfast?")
     if (
         FUTURE_REASON.search(sentence)
+        and ABOUT_THE_AGENT.search(asked)
         and not FUTURE_ASKED.search(asked)
         and not USERS_WORLD.search(asked)
     ):
