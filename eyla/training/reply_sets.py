@@ -40,6 +40,7 @@ class EvalPrompt(BaseModel):
     prompt: str
     memories: list[str] = []
     answer: str | None = None
+    mode: str = ""  # name prompts: "suggest", "recall" or "guess"
 
 
 def load_set(name: SetName, directory: Path = EVAL_DIR) -> list[EvalPrompt]:

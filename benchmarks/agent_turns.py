@@ -1,0 +1,121 @@
+"""The visible sets through real agent turns: what a user is shown, with the guard and without.
+
+`eyla train evaluate` judges drafts generated side by side; here every prompt of
+`data/identity/eval/` (everyday, unknowable, lent names) is a first message to the agent in a
+fresh session of a throwaway data dir, its memories stored first and forgotten after, so the
+identity guard's retries and last resorts and the confidence gate act as they do for a user.
+The baseline, in the same run, is the same agent with the identity guard switched off.
+Counts per set: replies opening with "I can't know" (right only for the unknowables),
+opening with a self-introduction, carrying the confidence note, answered again by the guard;
+for the name prompts, the own name shown, told names recalled, and suggestions that open
+with "I can't know". About 10 minutes per row on 2 cores.
+
+    .venv/bin/python -m benchmarks.agent_turns [--dtype auto] [--no-baseline]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+from transformers.utils import logging as hf_logging
+
+from eyla.agent import Agent, TurnResult
+from eyla.config import Settings
+from eyla.training.reply_sets import (
+    SET_NAMES,
+    EvalPrompt,
+    lends_own_name,
+    load_set,
+    opens_with_introduction,
+    recalls,
+    says_it_cannot_know,
+)
+
+GUARD = "identity_guard"
+
+
+def answer_all(agent: Agent, sets: dict[str, list[EvalPrompt]]) -> dict[str, list[TurnResult]]:
+    """Every prompt as a first message in a fresh session, with its memories stored."""
+    results: dict[str, list[TurnResult]] = {name: [] for name in sets}
+    with Progress(transient=True) as progress:
+        task = progress.add_task("turns", total=sum(len(items) for items in sets.values()))
+        for name, items in sets.items():
+            for item in items:
+                agent.new_session()
+                for memory in item.memories:
+                    agent.store.add(memory, "user_said")
+                result = agent.turn(item.prompt)
+                assert result is not None
+                results[name].append(result)
+                for episode in agent.store.list():
+                    agent.store.forget(episode.id)
+                progress.advance(task)
+    return results
+
+
+def counts(
+    agent: Agent, sets: dict[str, list[EvalPrompt]], results: dict[str, list[TurnResult]]
+) -> dict[str, int]:
+    spec, threshold = agent.identity, agent.settings.agent.confidence_threshold
+    row: dict[str, int] = {}
+    for name, replies in results.items():
+        row[f"{name}: opens 'I can't know'"] = sum(says_it_cannot_know(r.text) for r in replies)
+        row[f"{name}: opens with an introduction"] = sum(
+            opens_with_introduction(r.text, spec) for r in replies
+        )
+        row[f"{name}: confidence note"] = sum(
+            r.confidence is not None and r.confidence < threshold for r in replies
+        )
+        row[f"{name}: answered again"] = sum(r.attempts > 1 for r in replies)
+    names = list(zip(sets["lent_names"], results["lent_names"], strict=True))
+    row["lent_names: own name shown"] = sum(lends_own_name(r.text, spec) for _, r in names)
+    row["lent_names: told name recalled"] = sum(recalls(r.text, i) for i, r in names)
+    row["lent_names: suggestion opens 'I can't know'"] = sum(
+        says_it_cannot_know(r.text) for i, r in names if i.mode == "suggest"
+    )
+    return row
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dtype", default="auto")
+    parser.add_argument("--cache-dir", type=Path, default=Settings().cache_dir)
+    parser.add_argument("--no-baseline", action="store_true", help="skip the guard-off row")
+    args = parser.parse_args()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    sets = {name: load_set(name) for name in SET_NAMES}
+    rows: dict[str, dict[str, int]] = {}
+    with tempfile.TemporaryDirectory(prefix="eyla-turns-") as home:
+        (Path(home) / "cache").mkdir()
+        (Path(home) / "cache" / "models").symlink_to(args.cache_dir / "models")
+        agent = Agent.open(Settings(home=Path(home), dtype=args.dtype))
+        try:
+            rows["guard on"] = counts(agent, sets, answer_all(agent, sets))
+            if not args.no_baseline:
+                with agent.model.off(GUARD):
+                    rows["guard off"] = counts(agent, sets, answer_all(agent, sets))
+        finally:
+            agent.close()
+    sizes = {name: len(items) for name, items in sets.items()}
+    table = Table(title=f"Visible sets through agent turns ({sizes})")
+    table.add_column("count")
+    for label in rows:
+        table.add_column(label, justify="right")
+    for key in rows["guard on"]:
+        table.add_row(key, *(str(row[key]) for row in rows.values()))
+    Console(width=110).print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
