@@ -31,8 +31,8 @@ from transformers.utils import logging as hf_logging
 from eyla.config import read_settings
 from eyla.identity import load_identity
 from eyla.training.batches import IGNORE, Batch
+from eyla.training.identity_config import IdentityTrainConfig
 from eyla.training.identity_train import (
-    IdentityTrainConfig,
     Row,
     identity_loss,
     sample_batch,

@@ -10,6 +10,7 @@ import pytest
 from eyla.config import DecodingConfig
 from eyla.identity import load_identity
 from eyla.training.cli import evaluate
+from eyla.training.identity_config import IdentityTrainConfig
 from eyla.training.identity_data import eval_questions
 from eyla.training.identity_eval import (
     Answer,
@@ -19,7 +20,7 @@ from eyla.training.identity_eval import (
     neutral_items,
     visible_sets,
 )
-from eyla.training.identity_train import IdentityTrainConfig, train_identity
+from eyla.training.identity_train import train_identity
 from eyla.training.reply_sets import (
     EvalPrompt,
     lends_own_name,

@@ -16,9 +16,10 @@ from eyla.errors import EylaError
 from eyla.identity import load_identity
 from eyla.probes.suites import SUITE_NAMES, load_suite
 from eyla.training.batches import IGNORE, collate, encode_conversation
+from eyla.training.identity_config import IdentityTrainConfig
 from eyla.training.identity_data import NEUTRAL_PROMPTS, eval_questions, identity_examples
 from eyla.training.identity_eval import neutral_items, visible_sets
-from eyla.training.identity_train import IdentityTrainConfig, identity_loss, train_identity
+from eyla.training.identity_train import identity_loss, train_identity
 from models.eyla_model import EylaModel, default_subsystems
 from models.subsystem_io import saved_system_prompt
 from tests.tiny import tiny_base

@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from eyla.options import ModelOpt, quiet_libraries, settings_from_flags
+from eyla.training.identity_config import IdentityTrainConfig, default
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -20,10 +21,12 @@ app = typer.Typer(help="Train Eyla's subsystems.", no_args_is_help=True)
 
 @app.command()
 def identity(
-    steps: Annotated[int, typer.Option(min=1, help="Optimiser steps.")] = 180,
-    batch_size: Annotated[int, typer.Option(min=1, help="Conversations per step.")] = 8,
-    lr: Annotated[float, typer.Option(min=0.0, help="Learning rate.")] = 2e-3,
-    seed: Annotated[int, typer.Option(help="Seed for data, init and sampling.")] = 0,
+    steps: Annotated[int, typer.Option(min=1, help="Optimiser steps.")] = default("steps"),
+    batch_size: Annotated[int, typer.Option(min=1, help="Conversations per step.")] = default(
+        "batch_size"
+    ),
+    lr: Annotated[float, typer.Option(min=0.0, help="Learning rate.")] = default("lr"),
+    seed: Annotated[int, typer.Option(help="Seed for data, init and sampling.")] = default("seed"),
     model: ModelOpt = None,
     out: Annotated[
         Path | None, typer.Option(help="Where to save the trained set (default: data dir).")
@@ -35,7 +38,7 @@ def identity(
     """
     from eyla.errors import EylaError
     from eyla.identity import load_identity
-    from eyla.training.identity_train import IdentityTrainConfig, train_identity
+    from eyla.training.identity_train import train_identity
     from models.eyla_model import WEIGHTS_DIR
     from models.loading import load_base
 

@@ -22,39 +22,17 @@ from typing import Literal
 
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel, Field
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from eyla.errors import EylaError
 from eyla.identity import IdentitySpec
 from eyla.training.batches import IGNORE, Batch, collate, encode_conversation
+from eyla.training.identity_config import IdentityTrainConfig, Precision
 from eyla.training.identity_data import NEUTRAL_PROMPTS, identity_examples
 from models.dtype_probe import cpu_signature
 from models.eyla_model import EylaModel, default_subsystems
 from models.generate import Message
 from models.loading import BaseModel as LoadedBase
-
-Precision = Literal["auto", "float32", "bfloat16"]
-
-
-class IdentityTrainConfig(BaseModel):
-    steps: int = Field(180, ge=1)
-    batch_size: int = Field(8, ge=1)
-    lr: float = Field(2e-3, gt=0)
-    # linear warm-up, then cosine decay to `final_lr_share` of `lr`: a constant rate left
-    # the last steps' loss jumping between 0.8 and 1.4, and the trained set with it
-    warmup_steps: int = Field(10, ge=0)
-    final_lr_share: float = Field(0.1, ge=0, le=1)
-    # bfloat16 autocast where the CPU computes it natively (AMX, AVX-512 BF16): 1.5x faster
-    # steps on such a CPU; emulated elsewhere, so float32 there
-    precision: Precision = "auto"
-    weight_decay: float = Field(0.0, ge=0)
-    kl_weight: float = Field(1.0, ge=0)
-    neutral_share: float = Field(0.375, ge=0, le=1)
-    max_len: int = Field(160, ge=16)
-    neutral_reply_tokens: int = Field(40, ge=1)
-    checkpoint_every: int = Field(50, ge=1)
-    seed: int = 0
 
 
 @dataclass(frozen=True)
