@@ -3,16 +3,17 @@ scored on the real replies of `data/probes/reader_labels.jsonl`.
 
 Prints, per judge, Spearman with the readers' mean on consistency, engagement and reasoning
 (95% interval from resampling whole conversations) on the rows no judge was tuned on
-(`untuned`: the `holdout` rows labelled with `dev`, and the `fresh` rows, replies of later
-trained sets labelled later), on each of those, and on the `dev` rows for reference; then the
-ICS each judge gives each target beside the readers' ICS, on the untuned ICS-50 rows and on
-all ICS-50 rows, and each labelled set's ICS on its fresh rows by the readers and the fitted
-judge. Targets: Spearman >= 0.6 on each dimension and ICS within 8 points, on the
-untuned rows. Writes the same as a PNG chart. Exits 1 when the fitted judge misses a target.
+(`untuned`: the `holdout` rows labelled with `dev`, and the `test` rows, labelled after the
+fitted judge's weights were frozen), on each of those, and on the rows the fitted judge was
+fit on for reference; then the ICS each judge gives each target beside the readers' ICS, on
+the untuned ICS-50 rows and on all ICS-50 rows, and each labelled set's ICS on its untuned
+rows by the readers and the fitted judge. Targets: Spearman >= 0.6 on each dimension and
+ICS within 8 points, on the untuned rows. Writes the same as a PNG chart. Exits 1 when the
+fitted judge misses a target.
 
     .venv/bin/python -m benchmarks.judge_agreement [--chart docs/figures/judge_agreement.png]
 
-`--fit` first refits the fitted judge's weights on the `dev` rows alone and writes them to
+`--fit` first refits the fitted judge's weights on the `dev` and `fresh` rows and writes them to
 `data/probes/fitted_judge.json` (deterministic: refitting reproduces the stored file).
 """
 
@@ -28,7 +29,7 @@ from rich.console import Console
 from eyla.identity import load_identity
 from eyla.probes.agreement import load_labels
 from eyla.probes.agreement_report import misses, report
-from eyla.probes.fitted import WEIGHTS, FittedJudge, fit
+from eyla.probes.fitted import FIT_SPLITS, WEIGHTS, FittedJudge, fit
 from eyla.probes.judge import RubricJudge
 
 console = Console(width=120)
@@ -36,11 +37,11 @@ console = Console(width=120)
 
 def refit() -> None:
     spec = load_identity()
-    dev = [row for row in load_labels() if row.split == "dev"]
-    targets = np.array([row.readers_mean() for row in dev])
-    weights = fit([row.case(spec) for row in dev], targets, spec, [row.id for row in dev])
+    rows = [row for row in load_labels() if row.split in FIT_SPLITS]
+    targets = np.array([row.readers_mean() for row in rows])
+    weights = fit([row.case(spec) for row in rows], targets, spec, [row.id for row in rows])
     weights.dump(WEIGHTS)
-    console.print(f"fitted on {weights.rows} dev rows -> {WEIGHTS}")
+    console.print(f"fitted on {weights.rows} rows ({', '.join(FIT_SPLITS)}) -> {WEIGHTS}")
 
 
 def main() -> int:

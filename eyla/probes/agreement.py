@@ -1,8 +1,8 @@
 """How well a judge agrees with the blind readers of `data/probes/reader_labels.jsonl` (#17):
 Spearman per dimension with a bootstrap interval, and the ICS it gives each target beside
 the readers' ICS, on the rows no judge was tuned on (`holdout`, labelled with `dev` from the
-same run, and `fresh`, replies of later trained sets labelled later), and on `dev` for
-reference.
+same run, and `test`, labelled after the fitted judge was frozen), and on the rows it was fit
+on for reference.
 
 The readers' score of a reply is the mean of its readers; ICS is `scoring.ics` of those
 means, the same formula the judges' ICS uses. Intervals resample whole probe items, as
@@ -30,13 +30,14 @@ from eyla.probes.suites import ICS_SUITE, Expect, load_suite
 LABELS = DATA_DIR / "probes" / "reader_labels.jsonl"
 DIMENSIONS = ("consistency", "engagement", "reasoning")
 TARGETS = ("eyla", "base", "base-raw")
-# what a judge is measured on: every split it was not fitted on, each split alone, and
-# `dev` (what the fitted judge was fitted on) for reference
+# what a judge is measured on: the splits it was not fitted on (`holdout`, labelled with
+# `dev` from the first run, and `test`, labelled after the judge's weights were frozen), each
+# alone, and the rows the fitted judge was fitted on (`dev`, `fresh`) for reference
 PARTS: dict[str, tuple[str, ...]] = {
-    "untuned": ("holdout", "fresh"),
+    "untuned": ("holdout", "test"),
     "holdout": ("holdout",),
-    "fresh": ("fresh",),
-    "dev": ("dev",),
+    "test": ("test",),
+    "fitted": ("dev", "fresh"),
 }
 
 
@@ -188,7 +189,7 @@ def spearman_ci(
 
 @dataclass(frozen=True)
 class SetICS:
-    """ICS-50 of one labelled set's `fresh` replies: by the readers, and by a judge."""
+    """ICS-50 of one labelled set's untuned replies: by the readers, and by a judge."""
 
     system: str
     n: int
@@ -199,18 +200,18 @@ class SetICS:
 
 
 def ics_by_set(rows: Sequence[LabelledReply], judged: np.ndarray, seed: int = 0) -> list[SetICS]:
-    """Per set named in the `fresh` ICS-50 rows (`system`), the readers' ICS with an interval
+    """Per set named in the untuned ICS-50 rows (`system`), the readers' ICS with an interval
     from resampling whole items, beside the judge's (`judged` from `judge_scores` on `rows`)."""
     readers = np.array([row.readers_mean() for row in rows])
     names = dict.fromkeys(
-        row.system for row in rows if row.split == "fresh" and row.suite == ICS_SUITE
+        _set_name(row) for row in rows if row.split in PARTS["untuned"] and row.suite == ICS_SUITE
     )
     out = []
     for name in names:
         chosen = [
             n
             for n, row in enumerate(rows)
-            if row.system == name and row.split == "fresh" and row.suite == ICS_SUITE
+            if _set_name(row) == name and row.split in PARTS["untuned"] and row.suite == ICS_SUITE
         ]
         by_item: dict[str, list[float]] = {}
         for n in chosen:
@@ -227,3 +228,9 @@ def ics_by_set(rows: Sequence[LabelledReply], judged: np.ndarray, seed: int = 0)
             )
         )
     return out
+
+
+def _set_name(row: LabelledReply) -> str:
+    """Which labelled set a row belongs to: its `system`, or for the first run's rows (which
+    name none) its target and split."""
+    return row.system or f"{row.target}, first run ({row.split})"

@@ -98,7 +98,7 @@ def print_tables(console: Console, results: Sequence[Agreement]) -> None:
 
 
 def print_sets(console: Console, judge: str, sets: Sequence[SetICS]) -> None:
-    table = Table(title="ICS-50 of each set's fresh replies: blind readers vs judge")
+    table = Table(title="ICS-50 of each set's untuned replies: blind readers vs judge")
     for column in ("set", "replies", "readers [95% CI]", judge):
         table.add_column(column, justify="left" if column == "set" else "right")
     for row in sets:
@@ -168,7 +168,7 @@ def write_chart(path: Path, results: Sequence[Agreement], sets: Sequence[SetICS]
         third.set_yticks(y, [t.system for t in sets])
         third.set_xlim(0, 100)
         third.set_xlabel("ICS-50 (0-100)")
-        third.set_title("Each set's fresh replies")
+        third.set_title("Each set's untuned replies")
         third.legend(loc="lower right")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -60,17 +60,19 @@ class Case(BaseModel):
 
 
 class Verdict(BaseModel):
-    """Scores on the rubric, and why: every judge says what it saw."""
+    """Scores on the rubric, and why: every judge says what it saw. Rule and LLM judges give
+    whole numbers, as a reader does; the fitted judge estimates the mean of several readers,
+    which falls between them."""
 
     model_config = ConfigDict(frozen=True)
 
-    consistency: int = Field(ge=0, le=5)
-    engagement: int = Field(ge=0, le=5)
-    reasoning: int = Field(ge=0, le=5)
+    consistency: float = Field(ge=0, le=5)
+    engagement: float = Field(ge=0, le=5)
+    reasoning: float = Field(ge=0, le=5)
     evidence: list[str] = Field(default_factory=list)
 
     @property
-    def total(self) -> int:
+    def total(self) -> float:
         return self.consistency + self.engagement + self.reasoning
 
 

@@ -17,7 +17,7 @@ RESAMPLES = 2000
 LEVEL = 0.95
 
 
-def ics(scores: Iterable[tuple[int, int, int]]) -> float:
+def ics(scores: Iterable[tuple[float, float, float]]) -> float:
     """The Identity Consistency Score of (consistency, engagement, reasoning) triples."""
     triples = list(scores)
     if not triples:

@@ -17,7 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from eyla.config import Settings
 from eyla.identity import IdentitySpec
-from eyla.probes.judge import RubricJudge
+from eyla.probes.fitted import FittedJudge
 from eyla.probes.records import REPORT_FILE, Attempt, RunConfig, read_report
 from eyla.probes.runner import Runner
 from eyla.probes.suites import Suite
@@ -125,7 +125,9 @@ def _judged(
             "sha256": hashlib.sha256(identity.model_dump_json().encode()).hexdigest()[:16],
         },
     )
-    result = Runner(runs, suites, RubricJudge(identity), config, out, console=console).run()
+    # the judge that agrees with blind readers on replies it was never fit on (#17)
+    judge = FittedJudge(identity)
+    result = Runner(runs, suites, judge, config, out, console=console).run()
     attempts = [e for e in read_report(result.report) if isinstance(e, Attempt)]
     scores = {e.suite: e.score for e in result.evals if e.target == FULL and e.category is None}
     return attempts, scores

@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 
 from eyla.cli import app
 from eyla.errors import EylaError
+from eyla.probes.agreement import PARTS, load_labels
 from eyla.probes.cli import probe
 from tests.fakes import FakeOpenAIServer
 
@@ -65,11 +66,12 @@ def test_probe_is_an_eyla_command():
 def test_agreement_scores_the_labelled_replies_with_the_chosen_judge(tmp_path, capsys):
     probe(agreement=True, judge="rubric", out=tmp_path)
     printed = capsys.readouterr().out
-    assert "Spearman with the blind readers" in printed and "untuned (353)" in printed
+    untuned = sum(row.split in PARTS["untuned"] for row in load_labels())
+    assert "Spearman with the blind readers" in printed and f"untuned ({untuned})" in printed
     # the plain rules read engagement far from the readers (issue #17's report: -0.08)
     assert "rubric misses on the untuned rows: " in printed and "engagement rho" in printed
-    # each labelled set's fresh replies: the readers' ICS beside this judge's
-    assert "blind readers vs judge" in printed and "candidate F" in printed
+    # each labelled set's untuned replies: the readers' ICS beside this judge's
+    assert "blind readers vs judge" in printed and "set F, seed 2" in printed
     assert (tmp_path / "agreement.png").stat().st_size > 10_000
 
 

@@ -1,6 +1,6 @@
-"""The fitted judge: its reader features on handwritten replies, its weights fit on the dev
-rows alone, and its agreement with the blind readers on the rows it was not fit on (#17):
-`holdout`, labelled with `dev`, and `fresh`, replies of later trained sets labelled later."""
+"""The fitted judge: its reader features on handwritten replies, its weights fit on the `dev`
+and `fresh` rows alone, and its agreement with the blind readers on the rows it was not fit on
+(#17): `holdout`, labelled with `dev`, and `test`, labelled after the weights were frozen."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from scipy.stats import spearmanr
 from eyla.identity import load_identity
 from eyla.probes.agreement import DIMENSIONS, PARTS, TARGETS, judge_scores, load_labels
 from eyla.probes.cli import make_judge
-from eyla.probes.fitted import WEIGHTS, FittedJudge, Weights, fit
+from eyla.probes.fitted import FIT_SPLITS, WEIGHTS, FittedJudge, Weights, fit
 from eyla.probes.judge import RubricJudge
 from eyla.probes.rubric import Case
 from eyla.probes.scoring import ics
@@ -143,6 +143,19 @@ def test_the_true_answer_up_front_or_the_unknowable_admitted(judge):
     assert unknown.values["gives-way"] == 0
 
 
+def test_an_answer_means_more_like_its_question_than_a_stock_line(judge):
+    question = "How do I keep basil alive on a windowsill?"
+    case = Case(suite="ics-50", category="baseline", prompt=question, response="")
+    answer = judge.meaning.read(
+        case.model_copy(update={"response": "Water basil when the soil is dry and give it sun."})
+    )
+    stock = judge.meaning.read(
+        case.model_copy(update={"response": "I'm Eyla, an AI assistant. What can I do for you?"})
+    )
+    assert answer.similarity > stock.similarity + 0.2
+    assert abs(float(answer.reply @ answer.reply) - 1) < 1e-5
+
+
 def test_the_confidence_note_is_not_read(judge):
     reply = "I'm Eyla, an AI assistant."
     noted = features(judge, reply + "\n\n(I'm not sure about this: my confidence is 27%.)")
@@ -192,28 +205,28 @@ def test_probe_judges_with_it_by_name(spec):
     assert isinstance(make_judge("fitted", spec), FittedJudge)
 
 
-def test_the_weights_were_fit_on_the_dev_rows_alone(spec):
-    """Refitting on the dev rows reproduces the stored weights exactly: no holdout row (nor
-    anything else) went into them."""
-    dev = [row for row in load_labels() if row.split == "dev"]
-    targets = np.array([row.readers_mean() for row in dev])
-    refit = fit([row.case(spec) for row in dev], targets, spec, [row.id for row in dev])
+def test_the_weights_were_fit_on_the_fit_rows_alone(spec):
+    """Refitting on the `dev` and `fresh` rows reproduces the stored weights: no `holdout` or
+    `test` row (nor anything else) went into them. The embeddings round a little differently
+    on other CPUs, hence the tolerance."""
+    rows = [row for row in load_labels() if row.split in FIT_SPLITS]
+    targets = np.array([row.readers_mean() for row in rows])
+    refit = fit([row.case(spec) for row in rows], targets, spec, [row.id for row in rows])
     stored = Weights.load()
     assert refit.model_dump(exclude={"models"}) == stored.model_dump(exclude={"models"})
     for dim, model in stored.models.items():
-        assert refit.models[dim].intercept == pytest.approx(model.intercept, abs=1e-5)
-        assert refit.models[dim].weights == pytest.approx(model.weights, abs=1e-5)
-    assert refit.rows == len(dev) == 132
+        ours = refit.models[dim]
+        assert ours.intercept == pytest.approx(model.intercept, abs=1e-3)
+        assert ours.weights == pytest.approx(model.weights, abs=1e-3)
+        assert ours.reply_meaning == pytest.approx(model.reply_meaning, abs=1e-3)
+        assert ours.prompt_meaning == pytest.approx(model.prompt_meaning, abs=1e-3)
+    assert refit.rows == len(rows) == 580
+    assert not {row.split for row in rows} & set(PARTS["untuned"])
 
 
 # -- agreement with the blind readers on the rows the judge was not fit on ---------------
-# Fit on replies that recite the spec, the judge does not carry to the later sets' replies:
-# on the 275 `fresh` rows it reads consistency at 0.52, engagement at 0.37 and reasoning at
-# 0.33, and Eyla's ICS 15 points under the readers'. The misses are kept as strict xfails,
-# so a judge that meets them turns them into failures to remove.
 
 
-@pytest.mark.xfail(strict=True, reason="#17: 0.60, 0.42 and 0.45 on the untuned rows, not 0.6")
 @pytest.mark.parametrize("dimension", DIMENSIONS)
 def test_spearman_with_the_readers_on_untuned_rows(untuned, dimension):
     readers, judged, _ = untuned
@@ -221,12 +234,7 @@ def test_spearman_with_the_readers_on_untuned_rows(untuned, dimension):
     assert spearmanr(readers[:, k], judged[:, k]).statistic >= MIN_RHO
 
 
-def eyla_strict(target: str):
-    reason = "#17: Eyla's ICS 15 points under the readers' on the untuned rows"
-    return pytest.param(target, marks=pytest.mark.xfail(strict=True, reason=reason))
-
-
-@pytest.mark.parametrize("target", [eyla_strict(t) if t == "eyla" else t for t in TARGETS])
+@pytest.mark.parametrize("target", TARGETS)
 def test_ics_within_8_points_of_the_readers_on_untuned_rows(untuned, target):
     readers, judged, rows = untuned
     chosen = [n for n, row in enumerate(rows) if row.target == target and row.suite == ICS_SUITE]

@@ -25,14 +25,18 @@ def test_enough_replies_from_every_target_with_a_holdout():
     targets = Counter(r["target"] for r in labelled)
     assert set(targets) == {"eyla", "base", "base-raw"} and min(targets.values()) >= 50
     splits = Counter(r["split"] for r in labelled)
-    assert set(splits) == {"dev", "holdout", "fresh"} and splits["holdout"] >= 60
-    # fresh rows are later sets' replies, none a copy of a reply labelled before them
-    earlier = {(r["prompt"], r["response"]) for r in labelled if r["split"] != "fresh"}
-    assert not [
-        r["id"]
-        for r in labelled
-        if r["split"] == "fresh" and (r["prompt"], r["response"]) in earlier
-    ]
+    assert set(splits) == {"dev", "holdout", "fresh", "test"}
+    assert splits["holdout"] >= 60 and splits["test"] >= 150
+    # rows labelled later repeat no reply labelled before them: a judge fit on the earlier
+    # rows is never measured on a copy of one (`test` came last, after `fresh`)
+    for later, before in (("fresh", {"dev", "holdout"}), ("test", {"dev", "holdout", "fresh"})):
+        earlier = {(r["prompt"], r["response"]) for r in labelled if r["split"] in before}
+        repeated = [
+            r["id"]
+            for r in labelled
+            if r["split"] == later and (r["prompt"], r["response"]) in earlier
+        ]
+        assert not repeated, later
 
 
 def test_two_readers_scored_every_reply_on_the_rubric_scale():
