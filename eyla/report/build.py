@@ -194,7 +194,7 @@ def _notes(
         reused = sum(v.reused for v in variants)
         notes.append(
             "ICS changes: one group off at a time, replies regenerated with the same seed "
-            f"and judged by the rubric judge, paired turn by turn with the full agent's; "
+            "and judged by the fitted judge, paired turn by turn with the full agent's; "
             f"95% intervals resample whole probe items. {reused} conversation(s) were the "
             "full run's own, where the group switched off had done nothing."
         )

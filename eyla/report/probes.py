@@ -1,6 +1,6 @@
 """The report's probe set, chosen with `--probes SET[:N]` (repeatable).
 
-SET is a probe suite (`ics-50` or an extended one), whose replies the rubric judge
+SET is a probe suite (`ics-50` or an extended one), whose replies the fitted judge
 scores, or `neutral`: everyday requests, some after a seeded memory, that nobody scores.
 They show whether a subsystem changes ordinary replies, and give memory retrieval
 something to recall. N takes the first N items, across the categories in turn.
