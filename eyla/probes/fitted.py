@@ -163,10 +163,6 @@ def fit(
         y = targets[:, column]
         beta = np.linalg.solve(z.T @ z + np.diag(penalty), z.T @ (y - y.mean()))
         weights = beta / scale
-
-        def rounded(values: np.ndarray) -> list[float]:
-            return [round(float(v), 7) for v in values]
-
         models[dim] = Linear(
             intercept=round(float(y.mean() - weights @ mean), 7),
             weights=dict(zip(NAMES, rounded(weights[:named]), strict=True)),
@@ -181,3 +177,8 @@ def fit(
         penalty=PENALTY,
         models=models,
     )
+
+
+def rounded(values: np.ndarray) -> list[float]:
+    """Weights as stored: seven decimals, so the file reads and diffs as text."""
+    return [round(float(v), 7) for v in values]

@@ -28,7 +28,7 @@ from eyla.report.groups import resolve_groups
 from eyla.report.probes import judged_suites, neutral_items, parse_probes
 from eyla.report.runs import AgentRun
 from eyla.report.schema import Interaction, Report, ReportOptions, Row, ranked
-from memory.embedder import Embedder
+from memory.embedder import DEFAULT_EMBEDDER, Embedder
 from models.ablation import AblationTracer, Group, Trace
 from models.eyla_model import EylaModel
 from models.subsystem import NeuralSubsystem
@@ -70,7 +70,11 @@ def build_report(
         for item in neutral:
             full.converse(item)
             progress.advance(task)
-    attempts, ics_full = _judged(suites, [full, *variants], identity, settings, options, console)
+    # the judge reads replies with the memory's embedder when it is the one it was fit on
+    judge = FittedJudge(identity, embedder=embedder if embedder.name == DEFAULT_EMBEDDER else None)
+    attempts, ics_full = _judged(
+        suites, [full, *variants], identity, judge, settings, options, console
+    )
     probes = [turn.probe for turns in full.turns.values() for turn in turns]
     trace = None
     if tracer.players:
@@ -107,6 +111,7 @@ def _judged(
     suites: list[Suite],
     runs: list[AgentRun],
     identity: IdentitySpec,
+    judge: FittedJudge,
     settings: Settings,
     options: ReportOptions,
     console: Console,
@@ -125,8 +130,6 @@ def _judged(
             "sha256": hashlib.sha256(identity.model_dump_json().encode()).hexdigest()[:16],
         },
     )
-    # the judge that agrees with blind readers on replies it was never fit on (#17)
-    judge = FittedJudge(identity)
     result = Runner(runs, suites, judge, config, out, console=console).run()
     attempts = [e for e in read_report(result.report) if isinstance(e, Attempt)]
     scores = {e.suite: e.score for e in result.evals if e.target == FULL and e.category is None}
