@@ -11,6 +11,9 @@ Rows (greedy, the same chat prompt, median decode step after the first token):
   Eyla int4        the same on the GGUF's own 4-bit weights (`models/int4.py`)
   Eyla int4, sampled  the same with the default decoding (temperature, top-p, repetition
                    penalty: what a user gets), seed 0
+  long chat        Eyla int4 after a conversation of about 1,000 tokens, with Eyla's
+                   cache (`models/kv_cache.py`) and with transformers' `DynamicCache`,
+                   which copies the whole cache at every step
 The rows take turns, once per repeat, so load from other processes falls on all alike.
 Prints tokens/s and the ratios issue #21 asks for: Eyla int4 over Eyla float32 (at least
 2.5x) and over llama.cpp (at least 0.3x; the aim 0.5x); exits 1 when one is missed, or 2
@@ -37,6 +40,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import torch
 from rich.console import Console
 from rich.table import Table
+from transformers import Cache, DynamicCache
 from transformers.utils import logging as hf_logging
 
 from eyla.config import DecodingConfig, Settings
@@ -48,12 +52,19 @@ DECODE_TARGET = 2.5
 LLAMA_CPP_TARGET = 0.3
 LLAMA_CPP, BARE, FLOAT32, INT4 = "llama.cpp", "transformers float32", "Eyla float32", "Eyla int4"
 SAMPLED = "Eyla int4, sampled"
+LONG, LONG_DYNAMIC = "Eyla int4, long chat", "Eyla int4, long chat, DynamicCache"
 MESSAGES = [
     {
         "role": "system",
         "content": "You are Eyla, an AI assistant made by the Eyla open-source project.",
     },
     {"role": "user", "content": "Tell me, in a few sentences, how bread rises."},
+]
+EARLIER_TURN = "Bread rises because yeast eats the sugars in the dough and gives off gas. " * 12
+LONG_CHAT = [
+    MESSAGES[0],
+    *({"role": role, "content": EARLIER_TURN} for role in ("user", "assistant") * 4),
+    MESSAGES[1],
 ]
 
 
@@ -75,10 +86,14 @@ def greedy(count: int) -> DecodingConfig:
 
 
 def eyla_steps(
-    eyla: EylaModel, ids: torch.Tensor, count: int, cfg: DecodingConfig | None = None
+    eyla: EylaModel,
+    ids: torch.Tensor,
+    count: int,
+    cfg: DecodingConfig | None = None,
+    cache: Cache | None = None,
 ) -> list[float]:
     cfg = cfg or greedy(count)
-    return step_seconds(stream_token_ids(eyla, ids, cfg, eos_ids=set()), count)
+    return step_seconds(stream_token_ids(eyla, ids, cfg, eos_ids=set(), cache=cache), count)
 
 
 @torch.inference_mode()
@@ -146,6 +161,7 @@ def main() -> int:
     }
     bare = load_base("embedded", cache_dir=args.cache_dir, dtype="float32").model
     ids = encode_chat(eylas[FLOAT32].tokenizer, MESSAGES, 1024).input_ids
+    long_ids = encode_chat(eylas[FLOAT32].tokenizer, LONG_CHAT, 2048).input_ids
     has_llama_cpp = find_spec("llama_cpp") is not None
     sampled = DecodingConfig(max_new_tokens=args.tokens, seed=0)
     runs: dict[str, Callable[[], list[float]]] = {
@@ -153,6 +169,8 @@ def main() -> int:
         FLOAT32: lambda: eyla_steps(eylas[FLOAT32], ids, args.tokens),
         INT4: lambda: eyla_steps(eylas[INT4], ids, args.tokens),
         SAMPLED: lambda: eyla_steps(eylas[INT4], ids, args.tokens, sampled),
+        LONG: lambda: eyla_steps(eylas[INT4], long_ids, args.tokens),
+        LONG_DYNAMIC: lambda: eyla_steps(eylas[INT4], long_ids, args.tokens, cache=DynamicCache()),
     }
     how = ""
     if has_llama_cpp:
@@ -173,8 +191,8 @@ def main() -> int:
     speed = {name: 1.0 / statistics.median(times) for name, times in steps.items()}
 
     table = Table(
-        title=f"SmolLM2-135M, {ids.shape[1]}-token prompt, {args.repeats} x {args.tokens} "
-        f"greedy tokens, median step, {threads} threads"
+        title=f"SmolLM2-135M, {ids.shape[1]}-token prompt ({long_ids.shape[1]} in the long "
+        f"chat), {args.repeats} x {args.tokens} tokens, median step, {threads} threads"
     )
     for column in ("engine", "decode tok/s", "vs Eyla float32", "vs llama.cpp"):
         table.add_column(column, justify="right")
@@ -186,6 +204,9 @@ def main() -> int:
             f"{tps / speed[LLAMA_CPP]:.2f}x" if has_llama_cpp else "-",
         )
     console.print(table)
+    console.print(
+        f"long chat, Eyla's cache / DynamicCache: {speed[LONG] / speed[LONG_DYNAMIC]:.2f}x"
+    )
 
     ok = speed[INT4] / speed[FLOAT32] >= DECODE_TARGET
     console.print(

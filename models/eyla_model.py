@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import Cache, DynamicCache
+from transformers import Cache
 
 from eyla.config import DATA_DIR, DecodingConfig, Settings
 from eyla.identity import SystemPrompt
@@ -28,6 +28,7 @@ from models.generate import (
     eos_token_ids,
     stream_token_ids,
 )
+from models.kv_cache import GrowingCache
 from models.loading import BaseModel, load_base
 from models.prefix import IdentityPrefix
 from models.ssm import SSMSidecar
@@ -94,9 +95,9 @@ class EylaModel:
             for group in sub.param_groups(lr, weight_decay)
         ]
 
-    def new_cache(self) -> DynamicCache:
+    def new_cache(self) -> GrowingCache:
         """An empty KV cache: every SSM side-car starts from a zero state."""
-        return DynamicCache()
+        return GrowingCache()
 
     def ssm_state(self, cache: Cache) -> dict[str, torch.Tensor]:
         """Every side-car layer's state within `cache`, keyed "<side-car>.<layer>"."""

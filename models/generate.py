@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from transformers import Cache, DynamicCache
+from transformers import Cache
 from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 
 from eyla.config import DecodingConfig
 from eyla.errors import EylaError
+from models.kv_cache import GrowingCache
 
 Message = dict[str, str]
 
@@ -245,7 +246,7 @@ def stream_token_ids(
     if cfg.temperature > 0.0:
         rng = torch.Generator()
         rng.manual_seed(cfg.seed if cfg.seed is not None else torch.seed())
-    cache = cache if cache is not None else DynamicCache()
+    cache = cache if cache is not None else GrowingCache()
     generated: list[int] = []
     step_ids = input_ids
     for _ in range(cfg.max_new_tokens):

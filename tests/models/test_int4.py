@@ -18,6 +18,7 @@ from models.int4 import (
     SHORTLIST,
     FusedRMSNorm,
     Int4LlamaAttention,
+    Int4LlamaDecoderLayer,
     Int4Weights,
     ShortlistHead,
     accelerate,
@@ -93,18 +94,20 @@ def test_one_token_steps_run_four_bit_and_stay_close_to_float32():
     with counting_int4_calls(fast.base.model) as calls:
         got = step_logits(fast, prompt, forced)
     layers = len(fast.base.model.model.layers)
-    # q/k/v, o, gate/up and down per layer, plus the prefix's own q_proj where it sits
+    # q/k/v, o, gate/up and down per layer, the prefix's own q_proj where it sits, and
+    # the vocabulary
     prefix_layers = len(fast.subsystems["prefix"].layers)  # type: ignore[attr-defined]
-    assert calls[0] == STEPS * (4 * layers + prefix_layers)
+    assert calls[0] == STEPS * (4 * layers + prefix_layers + 1)
+    assert all(type(layer) is Int4LlamaDecoderLayer for layer in fast.base.model.model.layers)
     # the prompt (many positions) runs the float32 weights: the very same numbers
     assert torch.equal(got[0], expected[0])
     # each step: bfloat16 inputs to the projections, float32 everywhere else; the tokens
-    # that matter (the likeliest) rescored in float32, the others from an 8-bit copy
+    # that matter (the likeliest) rescored in float32, the others from a 4-bit copy
     scale = expected[1:].abs().amax(-1, keepdim=True)
     likeliest = expected[1:].topk(8, dim=-1).indices
     error = (got[1:] - expected[1:]).abs() / scale
     assert error.gather(1, likeliest).max() < 0.005
-    assert error.max() < 0.03
+    assert error.max() < 0.25
     assert not torch.equal(got[1:], expected[1:]), "the steps did run another kernel"
     agree = (got[1:].argmax(-1) == expected[1:].argmax(-1)).float().mean()
     assert agree >= 0.9
@@ -124,7 +127,7 @@ def test_the_vocabulary_shortlist_is_scored_in_float32():
         best = exact.topk(SHORTLIST // 2).indices
         torch.testing.assert_close(got[best], exact[best], rtol=1e-5, atol=1e-5)
         assert int(got.argmax()) == int(exact.argmax())
-        assert not torch.equal(got, exact), "the rest came from the 8-bit copy"
+        assert not torch.equal(got, exact), "the rest came from the 4-bit copy"
     prompt = torch.randn(1, 4, head.in_features)
     assert torch.equal(head(prompt), torch.nn.functional.linear(prompt, head.weight))
 
