@@ -30,13 +30,14 @@ reading `.weight` see the same model.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.modules import module as module_hooks
 from transformers import Cache
 from transformers.modeling_outputs import BaseModelOutputWithPast
 from transformers.models.llama.modeling_llama import (
@@ -140,10 +141,12 @@ class Int4Linear(nn.Linear):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not _one_token(x, self):
             return super().forward(x)
-        out = self.four_bit(x.view(x.shape[0], -1)).to(x.dtype)
-        if self.bias is not None:
-            out = out + self.bias
-        return out.unsqueeze(1)
+        return self.rows(x.view(x.shape[0], -1)).to(x.dtype).unsqueeze(1)
+
+    def rows(self, x: torch.Tensor) -> torch.Tensor:
+        """One position per row [B, K] -> [B, N] float32, on the 4-bit copy."""
+        out = self.four_bit(x).float()
+        return out if self.bias is None else out + self.bias
 
 
 class Int4LlamaAttention(LlamaAttention):
@@ -185,7 +188,7 @@ class Int4LlamaAttention(LlamaAttention):
             scale=self.scaling,
             enable_gqa=self.num_key_value_groups > 1,
         )
-        return self.o_proj(out.transpose(1, 2).reshape(batch, 1, -1)), None
+        return self.o_proj.rows(out.transpose(1, 2).reshape(batch, -1)).unsqueeze(1), None
 
 
 class Int4LlamaMLP(LlamaMLP):
@@ -203,9 +206,8 @@ class Int4LlamaMLP(LlamaMLP):
 
 class Int4LlamaDecoderLayer(LlamaDecoderLayer):
     """A Llama block whose one-token step runs its norms and MLP inline: a module call
-    costs more than the little arithmetic one position needs. The attention is still
-    called as a module, so hooks on it (the identity prefix's) run as usual; hooks on the
-    block itself run around this forward."""
+    costs more than the little arithmetic one position needs. Called as a module, its
+    attention is called as one too; `step` runs the same block without module calls."""
 
     self_attn: Int4LlamaAttention
     mlp: Int4LlamaMLP
@@ -230,7 +232,44 @@ class Int4LlamaDecoderLayer(LlamaDecoderLayer):
                 position_embeddings=position_embeddings,
                 **kwargs,
             )
-        attended, _ = self.self_attn(
+        return self._one_token(hidden_states, position_embeddings, cache, self.self_attn)
+
+    def step(
+        self,
+        hidden: torch.Tensor,
+        position_embeddings: tuple[torch.Tensor, torch.Tensor],
+        position_ids: torch.Tensor,
+        cache: Cache,
+    ) -> torch.Tensor:
+        """What calling this block on one new position gives, its attention's forward
+        hooks and its own included (they are how subsystems act), without the module
+        calls; only for a block whose hooks `runs_own_hooks` allows."""
+        out = self._one_token(hidden, position_embeddings, cache, self._attend)
+        kwargs = {"position_embeddings": position_embeddings, "position_ids": position_ids}
+        return _after_forward_hooks(self, (hidden,), kwargs | {"cache": cache}, out)
+
+    def runs_own_hooks(self) -> bool:
+        """Whether `step` gives what a module call would: no hook runs before the block
+        or its attention, and none is global."""
+        return not (
+            self._forward_pre_hooks
+            or self.self_attn._forward_pre_hooks
+            or module_hooks._global_forward_pre_hooks
+            or module_hooks._global_forward_hooks
+        )
+
+    def _attend(self, **kwargs: Any) -> tuple[torch.Tensor, None]:
+        out = self.self_attn.forward(**kwargs)
+        return _after_forward_hooks(self.self_attn, (), kwargs, out)
+
+    def _one_token(
+        self,
+        hidden_states: torch.Tensor,
+        position_embeddings: tuple[torch.Tensor, torch.Tensor] | None,
+        cache: Cache,
+        attend: Callable[..., tuple[torch.Tensor, None]],
+    ) -> torch.Tensor:
+        attended, _ = attend(
             hidden_states=_rms_norm(hidden_states, self.input_layernorm),
             position_embeddings=position_embeddings,
             cache=cache,
@@ -239,7 +278,23 @@ class Int4LlamaDecoderLayer(LlamaDecoderLayer):
         mlp, normed = self.mlp, _rms_norm(hidden, self.post_attention_layernorm)
         rows = normed.view(normed.shape[0], -1)
         gate, up = mlp.gate_up(rows).float().split(mlp.gate_up.sizes, -1)
-        return hidden + mlp.down_proj.four_bit(mlp.act_fn(gate) * up).float().unsqueeze(1)
+        return hidden + mlp.down_proj.rows(mlp.act_fn(gate) * up).unsqueeze(1)
+
+
+def _after_forward_hooks(
+    module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], output: Any
+) -> Any:
+    """What a module call does with `output` once its forward returns: each forward hook
+    in turn (in PyTorch's order, with the call's kwargs where it asked for them), a hook's
+    result, when not None, replacing the output."""
+    for hook_id, hook in module._forward_hooks.items():
+        if hook_id in module._forward_hooks_with_kwargs:
+            result = hook(module, args, kwargs, output)
+        else:
+            result = hook(module, args, output)
+        if result is not None:
+            output = result
+    return output
 
 
 def _rms_norm(hidden: torch.Tensor, norm: nn.Module) -> torch.Tensor:
@@ -248,8 +303,8 @@ def _rms_norm(hidden: torch.Tensor, norm: nn.Module) -> torch.Tensor:
 
 class Int4LlamaModel(LlamaModel):
     """Llama's decoder stack; a one-token step with a cache goes straight through the
-    layers (their hooks run as usual), skipping the mask and output bookkeeping that a
-    single new position does not need."""
+    blocks' `step` (their hooks and their attention's run as a module call runs them),
+    skipping the mask and output bookkeeping that a single new position does not need."""
 
     def forward(  # type: ignore[override]
         self,
@@ -284,7 +339,12 @@ class Int4LlamaModel(LlamaModel):
         positions = torch.tensor([[cache.get_seq_length()]])
         rotary = self.rotary_emb(hidden, position_ids=positions)
         for layer in self.layers[: self.config.num_hidden_layers]:
-            hidden = layer(hidden, position_embeddings=rotary, position_ids=positions, cache=cache)
+            if isinstance(layer, Int4LlamaDecoderLayer) and layer.runs_own_hooks():
+                hidden = layer.step(hidden, rotary, positions, cache)
+            else:
+                hidden = layer(
+                    hidden, position_embeddings=rotary, position_ids=positions, cache=cache
+                )
         return BaseModelOutputWithPast(last_hidden_state=self.norm(hidden), cache=cache)
 
 

@@ -194,10 +194,9 @@ class SSMBlock(nn.Module):
     def forward(
         self, hidden: torch.Tensor, state: torch.Tensor | None, keep_state: bool
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        u = hidden.float()
         # the residual stream's scale differs by orders of magnitude between layers; the
         # SSM sees it RMS-normalised so one dt range and init suit every layer
-        u = u * torch.rsqrt(u.pow(2).mean(-1, keepdim=True) + 1e-6)
+        u = torch.rms_norm(hidden.float(), hidden.shape[-1:], eps=1e-6)
         y, state = self.s4d(u, state, keep_state)
         return (self.alpha * self.out(F.gelu(y))).to(hidden.dtype), state
 

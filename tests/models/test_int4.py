@@ -225,3 +225,34 @@ def test_batched_decoding_with_padded_rows_runs_four_bit_too():
         torch.testing.assert_close(
             replies["int4"][key], replies["float32"][key], rtol=0.02, atol=0.02
         )
+
+
+def test_a_block_step_gives_what_a_module_call_gives_its_hooks_included(monkeypatch):
+    """One-token steps run each block without module calls, running the forward hooks of
+    the block and its attention themselves: the subsystems' (every kind is attached) and
+    anyone else's, with the same logits as calling the modules."""
+    fast = trained_eyla(four_bit_base())
+    accelerate(fast.base.model)
+    layers = fast.base.model.model.layers
+    seen: list[str] = []
+    layers[1].register_forward_hook(lambda *_: seen.append("block"))
+    layers[2].self_attn.register_forward_hook(lambda *_: seen.append("attention"))
+    prompt, forced = token_ids(10), token_ids(STEPS, seed=4)[0].tolist()
+    assert all(layer.runs_own_hooks() for layer in layers)
+    stepped = step_logits(fast, prompt, forced)
+    assert seen.count("block") == seen.count("attention") == 1 + STEPS
+    monkeypatch.setattr(Int4LlamaDecoderLayer, "runs_own_hooks", lambda self: False)
+    called = step_logits(fast, prompt, forced)
+    assert torch.equal(stepped, called)
+
+
+def test_a_pre_hook_sends_the_step_through_module_calls():
+    fast = trained_eyla(four_bit_base())
+    accelerate(fast.base.model)
+    layer = fast.base.model.model.layers[0]
+    assert layer.runs_own_hooks()
+    calls: list[int] = []
+    layer.self_attn.register_forward_pre_hook(lambda *_: calls.append(1))
+    assert not layer.runs_own_hooks()
+    step_logits(fast, token_ids(6), token_ids(3, seed=5)[0].tolist())
+    assert len(calls) == 1 + 3
