@@ -154,6 +154,20 @@ class Int4LlamaAttention(LlamaAttention):
 
     qkv: Int4Weights
     o_proj: Int4Linear
+    # the input, rotary positions and rotated query of the latest one-token step
+    _last_step: tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor], torch.Tensor] | None = None
+
+    def rotated_query(
+        self, hidden_states: torch.Tensor, position_embeddings: tuple[torch.Tensor, torch.Tensor]
+    ) -> torch.Tensor | None:
+        """The rotated query [B, heads, 1, head_dim] this attention computed in its latest
+        one-token step, when that step's input was this very tensor at these positions (a
+        hook on this attention, such as the identity prefix's, runs right after and would
+        otherwise compute it again); None otherwise."""
+        last = self._last_step
+        if last is None or last[0] is not hidden_states or last[1] is not position_embeddings:
+            return None
+        return last[2]
 
     def forward(  # type: ignore[override]
         self,
@@ -175,6 +189,7 @@ class Int4LlamaAttention(LlamaAttention):
         qk = qkv[:, : q_heads + k_heads]
         qk = qk * cos + rotate_half(qk) * sin
         query = qk[:, :q_heads].unsqueeze(2)  # [B, heads, 1, head_dim]
+        self._last_step = (hidden_states, position_embeddings, query)
         key = qk[:, q_heads:].unsqueeze(2)
         value = qkv[:, q_heads + k_heads :].unsqueeze(2)
         key, value = cache.update(key, value, self.layer_idx)

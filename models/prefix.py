@@ -54,8 +54,10 @@ class PrefixBlock(nn.Module):
         """The prefix term to add to `attention`'s output for input `hidden` [B, L, D]."""
         batch, length, _ = hidden.shape
         heads = self.gate.shape[0]
-        query = attention.q_proj(hidden).view(batch, length, heads, -1).transpose(1, 2)
-        query = _rotate(query, *position_embeddings).float()
+        query = _reused_query(attention, hidden, position_embeddings)
+        if query is None:
+            query = attention.q_proj(hidden).view(batch, length, heads, -1).transpose(1, 2)
+            query = _rotate(query, *position_embeddings).float()
         sources = [
             self.prompt,
             self.gate,
@@ -152,6 +154,17 @@ class IdentityPrefix(NeuralSubsystem):
             index, self.blocks[str(index)](module, hidden, kwargs["position_embeddings"])
         )
         return (attn_out + extra, *rest)
+
+
+def _reused_query(
+    attention: nn.Module,
+    hidden: torch.Tensor,
+    position_embeddings: tuple[torch.Tensor, torch.Tensor],
+) -> torch.Tensor | None:
+    """The rotated query `attention` has already computed for `hidden`, where it keeps one
+    (the 4-bit decode step does: `Int4LlamaAttention.rotated_query`)."""
+    rotated_query = getattr(attention, "rotated_query", None)
+    return None if rotated_query is None else rotated_query(hidden, position_embeddings)
 
 
 def _rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
