@@ -247,7 +247,7 @@ class Int4LlamaDecoderLayer(LlamaDecoderLayer):
                 position_embeddings=position_embeddings,
                 **kwargs,
             )
-        return self._one_token(hidden_states, position_embeddings, cache, self.self_attn)
+        return self._block(hidden_states, position_embeddings, cache, self.self_attn)
 
     def step(
         self,
@@ -259,7 +259,7 @@ class Int4LlamaDecoderLayer(LlamaDecoderLayer):
         """What calling this block on one new position gives, its attention's forward
         hooks and its own included (they are how subsystems act), without the module
         calls; only for a block whose hooks `runs_own_hooks` allows."""
-        out = self._one_token(hidden, position_embeddings, cache, self._attend)
+        out = self._block(hidden, position_embeddings, cache, self._attend)
         kwargs = {"position_embeddings": position_embeddings, "position_ids": position_ids}
         return _after_forward_hooks(self, (hidden,), kwargs | {"cache": cache}, out)
 
@@ -277,7 +277,7 @@ class Int4LlamaDecoderLayer(LlamaDecoderLayer):
         out = self.self_attn.forward(**kwargs)
         return _after_forward_hooks(self.self_attn, (), kwargs, out)
 
-    def _one_token(
+    def _block(
         self,
         hidden_states: torch.Tensor,
         position_embeddings: tuple[torch.Tensor, torch.Tensor] | None,
