@@ -21,11 +21,13 @@ slower than float32 there, so that they compute what a user's step computes.
 its class's own code; for one-token steps each layer runs q, k and v as one 4-bit matrix,
 gate and up as another, o and down on their own (four kernel calls instead of seven), with
 its norms and MLP inline rather than as module calls; with batch size 1 the decoder stack
-also goes straight through its layers, and the vocabulary projection shortlists with a
-4-bit copy (`ShortlistHead`); the RMS norms run as one kernel each (`FusedRMSNorm`, the
-same numbers). Modules keep their float32 weights, names and hooks (blocks and attention
-are still called as modules, so hooks on them run), so the subsystems' hooks and anything
-reading `.weight` see the same model.
+runs each block's `step`, which calls no module at all and runs the forward hooks of the
+block and its attention itself (the subsystems act through those hooks), and the
+vocabulary projection shortlists with a 4-bit copy (`ShortlistHead`); the RMS norms run as
+one kernel each (`FusedRMSNorm`, the same numbers). Modules keep their float32 weights,
+names and hooks, so the subsystems' hooks and anything reading `.weight` see the same
+model; hooks on the modules inside a block (its norms, projections, MLP) do not run in a
+one-token step.
 """
 
 from __future__ import annotations
