@@ -11,7 +11,7 @@ Rows (greedy, the same chat prompt, median decode step after the first token):
   Eyla int4        the same on the GGUF's own 4-bit weights (`models/int4.py`)
   Eyla int4, sampled  the same with the default decoding (temperature, top-p, repetition
                    penalty: what a user gets), seed 0
-  long chat        Eyla int4 after a conversation of about 1,000 tokens, with Eyla's
+  long chat        Eyla int4 after a conversation of about 1,500 tokens, with Eyla's
                    cache (`models/kv_cache.py`) and with transformers' `DynamicCache`,
                    which copies the whole cache at every step
 The rows take turns, once per repeat, so load from other processes falls on all alike.

@@ -21,13 +21,14 @@ slower than float32 there, so that they compute what a user's step computes.
 its class's own code; for one-token steps each layer runs q, k and v as one 4-bit matrix,
 gate and up as another, o and down on their own (four kernel calls instead of seven), with
 its norms and MLP inline rather than as module calls; with batch size 1 the decoder stack
-runs each block's `step`, which calls no module at all and runs the forward hooks of the
-block and its attention itself (the subsystems act through those hooks), and the
-vocabulary projection shortlists with a 4-bit copy (`ShortlistHead`); the RMS norms run as
-one kernel each (`FusedRMSNorm`, the same numbers). Modules keep their float32 weights,
-names and hooks, so the subsystems' hooks and anything reading `.weight` see the same
-model; hooks on the modules inside a block (its norms, projections, MLP) do not run in a
-one-token step.
+runs each block's `step`, which calls neither the block nor its attention and runs their
+forward hooks itself (the subsystems act through those hooks), and the vocabulary
+projection shortlists with a 4-bit copy (`ShortlistHead`); the RMS norms run as one kernel
+each (`FusedRMSNorm`, the same numbers). Modules keep their float32 weights, names and
+hooks, so the subsystems' hooks and anything reading `.weight` see the same model; where a
+block's norms, MLP or output projections have hooks of their own, that block runs Llama's
+forward, which calls them (q, k, v, gate and up run packed in a one-token step, so hooks
+on those do not run there).
 """
 
 from __future__ import annotations
@@ -179,6 +180,7 @@ class Int4LlamaAttention(LlamaAttention):
         cache: Any = None,
         **kwargs: Any,
     ) -> tuple[torch.Tensor, None]:
+        self._last_step = None
         if not _one_token(hidden_states, self) or cache is None or position_embeddings is None:
             return super().forward(
                 hidden_states, position_embeddings, attention_mask, cache=cache, **kwargs
@@ -205,7 +207,10 @@ class Int4LlamaAttention(LlamaAttention):
             scale=self.scaling,
             enable_gqa=self.num_key_value_groups > 1,
         )
-        return self.o_proj.rows(out.transpose(1, 2).reshape(batch, -1)).unsqueeze(1), None
+        flat = out.transpose(1, 2).reshape(batch, -1)
+        if _hooked(self.o_proj):
+            return self.o_proj(flat.unsqueeze(1)), None
+        return self.o_proj.rows(flat).unsqueeze(1), None
 
 
 class Int4LlamaMLP(LlamaMLP):
@@ -224,7 +229,9 @@ class Int4LlamaMLP(LlamaMLP):
 class Int4LlamaDecoderLayer(LlamaDecoderLayer):
     """A Llama block whose one-token step runs its norms and MLP inline: a module call
     costs more than the little arithmetic one position needs. Called as a module, its
-    attention is called as one too; `step` runs the same block without module calls."""
+    attention is called as one too; `step` runs the same block without calling either.
+    Where a module inside the block has hooks of its own, the block runs Llama's forward,
+    which calls every module, so those hooks run."""
 
     self_attn: Int4LlamaAttention
     mlp: Int4LlamaMLP
@@ -239,7 +246,13 @@ class Int4LlamaDecoderLayer(LlamaDecoderLayer):
         position_embeddings: tuple[torch.Tensor, torch.Tensor] | None = None,
         **kwargs: Any,
     ) -> torch.Tensor:
-        if not _one_token(hidden_states, self) or cache is None or attention_mask is not None:
+        if (
+            not _one_token(hidden_states, self)
+            or cache is None
+            or attention_mask is not None
+            or kwargs
+            or self._inner_hooks()
+        ):
             return super().forward(
                 hidden_states,
                 attention_mask=attention_mask,
@@ -249,7 +262,7 @@ class Int4LlamaDecoderLayer(LlamaDecoderLayer):
                 position_embeddings=position_embeddings,
                 **kwargs,
             )
-        return self._block(hidden_states, position_embeddings, cache, self.self_attn)
+        return self._block(hidden_states, position_embeddings, position_ids, cache, self.self_attn)
 
     def step(
         self,
@@ -259,21 +272,27 @@ class Int4LlamaDecoderLayer(LlamaDecoderLayer):
         cache: Cache,
     ) -> torch.Tensor:
         """What calling this block on one new position gives, its attention's forward
-        hooks and its own included (they are how subsystems act), without the module
-        calls; only for a block whose hooks `runs_own_hooks` allows."""
-        out = self._block(hidden, position_embeddings, cache, self._attend)
+        hooks and its own included (they are how subsystems act), without calling the
+        block or its attention; only where `runs_own_hooks` allows."""
+        out = self._block(hidden, position_embeddings, position_ids, cache, self._attend)
         kwargs = {"position_embeddings": position_embeddings, "position_ids": position_ids}
         return _after_forward_hooks(self, (hidden,), kwargs | {"cache": cache}, out)
 
     def runs_own_hooks(self) -> bool:
         """Whether `step` gives what a module call would: no hook runs before the block
-        or its attention, and none is global."""
+        or its attention, none is global, and no module inside has hooks."""
         return not (
             self._forward_pre_hooks
             or self.self_attn._forward_pre_hooks
             or module_hooks._global_forward_pre_hooks
             or module_hooks._global_forward_hooks
+            or self._inner_hooks()
         )
+
+    def _inner_hooks(self) -> bool:
+        """Whether a module this block's one-token path runs inline has hooks."""
+        inner = (self.input_layernorm, self.post_attention_layernorm, self.mlp, self.mlp.down_proj)
+        return any(_hooked(module) for module in inner)
 
     def _attend(self, **kwargs: Any) -> tuple[torch.Tensor, None]:
         out = self.self_attn.forward(**kwargs)
@@ -283,13 +302,18 @@ class Int4LlamaDecoderLayer(LlamaDecoderLayer):
         self,
         hidden_states: torch.Tensor,
         position_embeddings: tuple[torch.Tensor, torch.Tensor] | None,
+        position_ids: torch.Tensor | None,
         cache: Cache,
         attend: Callable[..., tuple[torch.Tensor, None]],
     ) -> torch.Tensor:
+        # the attention's arguments as Llama's block passes them, for hooks that read them
         attended, _ = attend(
             hidden_states=_rms_norm(hidden_states, self.input_layernorm),
-            position_embeddings=position_embeddings,
+            attention_mask=None,
+            position_ids=position_ids,
             cache=cache,
+            use_cache=False,
+            position_embeddings=position_embeddings,
         )
         hidden = hidden_states + attended
         mlp, normed = self.mlp, _rms_norm(hidden, self.post_attention_layernorm)
@@ -302,9 +326,10 @@ def _after_forward_hooks(
     module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], output: Any
 ) -> Any:
     """What a module call does with `output` once its forward returns: each forward hook
-    in turn (in PyTorch's order, with the call's kwargs where it asked for them), a hook's
-    result, when not None, replacing the output."""
-    for hook_id, hook in module._forward_hooks.items():
+    in turn (in PyTorch's order, from a copy, so a hook may remove itself; with the call's
+    kwargs where it asked for them), a hook's result, when not None, replacing the
+    output."""
+    for hook_id, hook in tuple(module._forward_hooks.items()):
         if hook_id in module._forward_hooks_with_kwargs:
             result = hook(module, args, kwargs, output)
         else:
@@ -312,6 +337,11 @@ def _after_forward_hooks(
         if result is not None:
             output = result
     return output
+
+
+def _hooked(module: nn.Module) -> bool:
+    """Whether `module` has forward hooks of its own, which only calling it runs."""
+    return bool(module._forward_hooks or module._forward_pre_hooks)
 
 
 def _rms_norm(hidden: torch.Tensor, norm: nn.Module) -> torch.Tensor:
@@ -385,9 +415,11 @@ class ShortlistHead(nn.Linear):
     than 4-bit in a Q4_1 GGUF). For one position it scores every token with a 4-bit copy
     (groups of 32, each group's minimum and scale, as Q4_1 rounds), then rescores the
     `SHORTLIST` best with the float32 weights: greedy decoding and the default sampling
-    (top-p 0.9 at temperature 0.3) pick among exact float32 logits; the rest are rougher
-    (off by up to about a fifth of the largest), which matters only at temperatures high
-    enough to sample so far down the list. The 4-bit copy reads half the bytes of an 8-bit
+    (top-p 0.9 at temperature 0.3) pick among exact float32 logits whenever the 4-bit pass
+    ranks the likeliest tokens among its best `SHORTLIST` (on 155 positions of the embedded
+    model's text it always held the float32 top 20); the rest are rougher (off by up to
+    about a fifth of the largest), which matters only at temperatures high enough to
+    sample so far down the list. The 4-bit copy reads half the bytes of an 8-bit
     one: on the embedded model about 1.2 instead of 2.4 ms per token."""
 
     four_bit: Int4Weights

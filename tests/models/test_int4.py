@@ -226,23 +226,36 @@ def test_batched_decoding_with_padded_rows_runs_four_bit_too():
         )
 
 
-def test_a_block_step_gives_what_a_module_call_gives_its_hooks_included(monkeypatch):
-    """One-token steps run each block without module calls, running the forward hooks of
-    the block and its attention themselves: the subsystems' (every kind is attached) and
-    anyone else's, with the same logits as calling the modules."""
+def test_a_block_step_gives_what_llamas_own_block_gives_its_hooks_included():
+    """One-token steps run each block without calling it or its attention, running their
+    forward hooks themselves: the subsystems' (every kind is attached) and anyone else's,
+    with the arguments a module call gives them and the same logits as Llama's own block
+    code, which a hook inside a block falls back to."""
     fast = trained_eyla(four_bit_base())
     accelerate(fast.base.model)
     layers = fast.base.model.model.layers
     seen: list[str] = []
+
+    def once(module, args, output):
+        seen.append("once")
+        handles["once"].remove()
+
+    handles = {"once": layers[0].register_forward_hook(once)}
     layers[1].register_forward_hook(lambda *_: seen.append("block"))
-    layers[2].self_attn.register_forward_hook(lambda *_: seen.append("attention"))
+    positions: list[int] = []
+    layers[2].self_attn.register_forward_hook(
+        lambda module, args, kwargs, output: positions.append(int(kwargs["position_ids"][0, -1])),
+        with_kwargs=True,
+    )
     prompt, forced = token_ids(10), token_ids(STEPS, seed=4)[0].tolist()
     assert all(layer.runs_own_hooks() for layer in layers)
     stepped = step_logits(fast, prompt, forced)
-    assert seen.count("block") == seen.count("attention") == 1 + STEPS
-    monkeypatch.setattr(Int4LlamaDecoderLayer, "runs_own_hooks", lambda self: False)
-    called = step_logits(fast, prompt, forced)
-    assert torch.equal(stepped, called)
+    assert seen.count("once") == 1 and seen.count("block") == 1 + STEPS
+    assert positions == list(range(9, 10 + STEPS)), "the prompt's last position, then each step"
+    for layer in layers:  # a hook inside each block: Llama's forward, every module called
+        layer.post_attention_layernorm.register_forward_hook(lambda *_: None)
+    assert not any(layer.runs_own_hooks() for layer in layers)
+    assert torch.equal(step_logits(fast, prompt, forced), stepped)
 
 
 def test_a_pre_hook_sends_the_step_through_module_calls():

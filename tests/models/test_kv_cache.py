@@ -5,9 +5,10 @@ from __future__ import annotations
 import torch
 from transformers import DynamicCache
 
+from models.int4 import accelerate
 from models.kv_cache import FIRST_ROOM, GrowingCache
 from tests.models.util import make_nonzero, token_ids, with_defaults
-from tests.tiny import tiny_base
+from tests.tiny import round_to_four_bit, tiny_base
 
 LAYERS = 2
 
@@ -55,16 +56,46 @@ def test_crop_and_batch_selection_keep_it_right():
     assert_same(growing, dynamic)
 
 
+def test_a_step_under_autograd_appends_without_writing_in_place():
+    cache = GrowingCache()
+    fill(cache, [4])
+    keys = torch.randn(2, 3, 1, 8, requires_grad=True)
+    got, _ = cache.update(keys, torch.randn(2, 3, 1, 8), 0)
+    loss = (got * got).sum()  # keeps `got` for the backward pass
+    cache.update(torch.randn(2, 3, 1, 8, requires_grad=True), torch.randn(2, 3, 1, 8), 0)
+    loss.backward()
+    assert keys.grad is not None and torch.equal(keys.grad, 2 * keys.detach())
+    assert cache.get_seq_length() == 6
+
+
+def test_a_buffer_made_in_inference_mode_can_be_continued_outside_it():
+    cache = GrowingCache()
+    with torch.inference_mode():
+        fill(cache, [4])
+    with torch.no_grad():
+        fill(cache, [1, 1])
+    reference = DynamicCache()
+    with torch.inference_mode():
+        fill(reference, [4])
+    with torch.no_grad():
+        fill(reference, [1, 1])
+    assert_same(cache, reference)
+
+
 @torch.inference_mode()
 def test_decoding_through_it_gives_the_same_logits():
-    eyla = with_defaults(tiny_base())
-    make_nonzero(eyla)
-    prompt, forced = token_ids(9), token_ids(5, seed=1)[0].tolist()
-    runs = []
-    for cache in (GrowingCache(), DynamicCache()):
-        logits = [eyla(input_ids=prompt, cache=cache, use_cache=True).logits[0, -1]]
-        for token in forced:
-            step = eyla(input_ids=torch.tensor([[token]]), cache=cache, use_cache=True)
-            logits.append(step.logits[0, -1])
-        runs.append(torch.stack(logits))
-    torch.testing.assert_close(runs[0], runs[1], rtol=1e-5, atol=1e-5)
+    for four_bit in (False, True):
+        eyla = with_defaults(tiny_base())
+        if four_bit:
+            round_to_four_bit(eyla.base.model)
+            assert accelerate(eyla.base.model)
+        make_nonzero(eyla)
+        prompt, forced = token_ids(9), token_ids(5, seed=1)[0].tolist()
+        runs = []
+        for cache in (GrowingCache(), DynamicCache()):
+            logits = [eyla(input_ids=prompt, cache=cache, use_cache=True).logits[0, -1]]
+            for token in forced:
+                step = eyla(input_ids=torch.tensor([[token]]), cache=cache, use_cache=True)
+                logits.append(step.logits[0, -1])
+            runs.append(torch.stack(logits))
+        assert torch.equal(runs[0], runs[1])
