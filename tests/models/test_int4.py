@@ -268,3 +268,14 @@ def test_a_pre_hook_sends_the_step_through_module_calls():
     assert not layer.runs_own_hooks()
     step_logits(fast, token_ids(6), token_ids(3, seed=5)[0].tolist())
     assert len(calls) == 1 + 3
+
+
+def test_hooks_inside_a_block_still_run_in_a_step():
+    fast = trained_eyla(four_bit_base())
+    accelerate(fast.base.model)
+    layer = fast.base.model.model.layers[0]
+    calls: list[str] = []
+    layer.self_attn.o_proj.register_forward_hook(lambda *_: calls.append("o_proj"))
+    layer.mlp.down_proj.register_forward_hook(lambda *_: calls.append("down_proj"))
+    step_logits(fast, token_ids(6), token_ids(3, seed=6)[0].tolist())
+    assert calls.count("o_proj") == calls.count("down_proj") == 1 + 3
