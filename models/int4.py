@@ -136,8 +136,8 @@ def _one_token(hidden: torch.Tensor, module: nn.Module) -> bool:
 
 
 class Int4Linear(nn.Linear):
-    """`nn.Linear` whose one-token calls run its 4-bit copy (for the identity prefix,
-    which calls `q_proj` itself)."""
+    """`nn.Linear` whose one-token calls run its 4-bit copy: o and down, and q for the
+    identity prefix where it cannot reuse its attention's query."""
 
     four_bit: Int4Weights
 
@@ -222,8 +222,12 @@ class Int4LlamaMLP(LlamaMLP):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not _one_token(x, self):
             return super().forward(x)
-        gate, up = self.gate_up(x.view(x.shape[0], -1)).float().split(self.gate_up.sizes, -1)
-        return self.down_proj((self.act_fn(gate) * up).unsqueeze(1).to(x.dtype))
+        return self.down_proj(self.gated(x.view(x.shape[0], -1)).unsqueeze(1).to(x.dtype))
+
+    def gated(self, x: torch.Tensor) -> torch.Tensor:
+        """act(gate) * up for one position per row [B, K] -> [B, intermediate] float32."""
+        gate, up = self.gate_up(x).float().split(self.gate_up.sizes, -1)
+        return self.act_fn(gate) * up
 
 
 class Int4LlamaDecoderLayer(LlamaDecoderLayer):
@@ -316,10 +320,9 @@ class Int4LlamaDecoderLayer(LlamaDecoderLayer):
             position_embeddings=position_embeddings,
         )
         hidden = hidden_states + attended
-        mlp, normed = self.mlp, _rms_norm(hidden, self.post_attention_layernorm)
-        rows = normed.view(normed.shape[0], -1)
-        gate, up = mlp.gate_up(rows).float().split(mlp.gate_up.sizes, -1)
-        return hidden + mlp.down_proj.rows(mlp.act_fn(gate) * up).unsqueeze(1)
+        normed = _rms_norm(hidden, self.post_attention_layernorm)
+        gated = self.mlp.gated(normed.view(normed.shape[0], -1))
+        return hidden + self.mlp.down_proj.rows(gated).unsqueeze(1)
 
 
 def _after_forward_hooks(
