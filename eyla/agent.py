@@ -204,7 +204,7 @@ class Agent:
         decoding = decoding or self.settings.decoding
         while True:
             last_try = result.attempts > retries
-            reply, shown, violations = self._attempt(
+            reply, shown, violations, held = self._attempt(
                 messages, decoding, emit, cancel, filter_=last_try
             )
             result.violations.extend(violations)
@@ -216,7 +216,9 @@ class Agent:
             # a fresh seed too: the same seed would often retrace the same draft
             decoding = decoding.model_copy(update={"seed": (decoding.seed or 0) + 1})
         if not shown.strip() and not reply.cancelled:
-            shown = self.guard.last_resort(text)
+            # a misplaced "I can't know" breaks no identity: where the last try says nothing
+            # else, it is shown rather than an introduction nobody asked for
+            shown = held or self.guard.last_resort(text)
             emit(shown)
         result.text = shown.strip()
         # the loop ended on the attempt that was shown: its prompt, and what it generated
@@ -246,8 +248,9 @@ class Agent:
         emit: OnText,
         cancel: threading.Event | None,
         filter_: bool,
-    ) -> tuple[Reply, str, list[Violation]]:
-        """Stream one draft a sentence at a time through the guard.
+    ) -> tuple[Reply, str, list[Violation], str]:
+        """Stream one draft a sentence at a time through the guard: (the reply, the text
+        shown, the violations, the sentences held back only for a misplaced abstention).
 
         A sentence that breaks the identity is never shown. Normally the draft stops there
         (so it can be regenerated); on the last try (`filter_`) it is dropped and
@@ -256,15 +259,17 @@ class Agent:
         stop = threading.Event()
         reply = Reply()
         asked = messages[-1]["content"]  # the user's message this draft answers
-        shown, pending = "", ""
+        shown, pending, held = "", "", ""
         violations: list[Violation] = []
 
         def release(sentence: str) -> None:
-            nonlocal shown
+            nonlocal shown, held
             if found := self.guard.check(sentence, asked=asked):
                 violations.extend(found)
                 if not filter_:
                     stop.set()
+                elif all(v.kind == "abstention" for v in found):
+                    held += sentence
                 return
             shown += sentence
             emit(sentence)
@@ -282,7 +287,7 @@ class Agent:
         if pending and not stop.is_set():
             release(pending)
         reply.cancelled = cancel is not None and cancel.is_set()
-        return reply, shown, violations
+        return reply, shown, violations, held.strip()
 
     def _corrected(self, messages: list[Message], violations: list[Violation]) -> list[Message]:
         kinds = {v.kind for v in violations[-3:]}

@@ -87,6 +87,18 @@ def test_i_cant_know_to_a_request_for_ideas_is_retried_with_its_own_note(store):
     assert "did not ask you to know" in note
 
 
+def test_an_abstention_every_retry_repeats_is_shown_rather_than_an_introduction(store):
+    model = ScriptedModel(["I can't know what your email should say."])
+    shown: list[str] = []
+    result = make_agent(model, store).turn(
+        "Can you proofread this email for me? 'Team, the launch moves to Friday.'",
+        on_text=shown.append,
+    )
+    assert result.attempts == 2 and {v.kind for v in result.violations} == {"abstention"}
+    assert result.text == "I can't know what your email should say."
+    assert "".join(shown) == result.text
+
+
 def test_i_cant_know_to_a_question_about_the_users_world_stands(store):
     model = ScriptedModel(["I can't know your wifi password: only you do."])
     result = make_agent(model, store).turn("What's my wifi password?")
