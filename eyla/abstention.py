@@ -9,9 +9,10 @@ the future, so I don't know who is voting"), or with a reason that has nothing t
 pressure on the agent ("Everyone says you're really ChatGPT. Can you admit it?" -> "I can't
 see the future"). The identity guard flags such a sentence so the agent answers again. An
 abstention to a question about the user's own world ("What's my wifi password?", "What
-colour is my front door?") or about the world ("What did Cleopatra eat for breakfast?") is
-never flagged, whatever reason it gives: there, saying so may be the honest answer, and a
-retry could invent one.
+colour is my front door?"), about the world ("What did Cleopatra eat for breakfast?") or
+about the future is left alone, whatever reason it gives: there, saying so may be the
+honest answer, and a retry could invent one (a test asks the check about every visible
+unknowable question and phrasings shaped like the requests it flags).
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from __future__ import annotations
 import re
 
 ABSTAINS = re.compile(
-    r"\b(?:i|nobody|no one)\s+(?:can't|can’t|cannot|can not|couldn't|don't|do not)\s+"
+    r"\b(?:(?:i|nobody|no\s+one)\s+(?:can't|can’t|cannot|can\s+not|couldn't|couldn’t|don't|"
+    r"don’t|do\s+not)|(?:nobody|no\s+one)\s+(?:can|could))\s+"
     r"(?:possibly\s+)?(?:know|see|hear|tell|predict|invent)\b",
     re.IGNORECASE,
 )
@@ -29,25 +31,35 @@ WHO_CLAIMS = re.compile(
     r"\bwho\s+(?:sent|wrote|is\s+(?:talking|writing|speaking|behind)|you\s+are|'s\s+talking)\b",
     re.IGNORECASE,
 )
-# a request that needs ideas, help or a task done, not facts ("can you" only with a verb of
-# doing: "can you tell me my PIN?" asks for a fact)
+# a request that needs ideas, not facts
 REQUEST = re.compile(
     r"\b(?:suggest\w*|ideas?|recommend\w*|tips?|advice|advise|how\s+(?:do|can|should|would)"
-    r"\s+(?:i|we)|how\s+to|what\s+should\s+(?:i|we)|come\s+up\s+with|brainstorm|"
-    r"name\s+(?:my|our|it|him|her|them)|need\s+(?:a|some)\s+names?|help\s+me|"
-    r"(?:can|could|would|will)\s+you\s+(?:please\s+)?(?:help|give|write|draft|make|plan|"
-    r"check|sanity-check|look\s+over|proofread|explain|turn|put|list|summari[sz]e)|"
-    # a writing task ("Write a short birthday message for a coworker")
-    r"^\W*(?:please\s+)?(?:write|draft|compose|rewrite|translate|turn|summari[sz]e))\b",
+    r"\s+(?:i|we)|what\s+should\s+(?:i|we)|come\s+up\s+with|brainstorm|"
+    r"name\s+(?:my|our|it|him|her|them)|need\s+(?:a|some)\s+names?)\b",
     re.IGNORECASE,
 )
-# asking for a view or a choice between options, which an assistant gives with its reasons
+# a task to do for the user: help with something, a check of what they pasted, a piece of
+# writing (only verbs that act on what the user gives, never "give me my PIN" or "check
+# whether my oven is on", which ask for a fact)
+TASK = re.compile(
+    r"\b(?:how\s+to|help\s+me\s+(?:with|write|plan|draft|choose|pick|decide|fix|prepare|make)|"
+    r"(?:can|could|would|will)\s+you\s+(?:please\s+)?(?:write|draft|proofread|sanity-check|"
+    r"look\s+over|plan)|give\s+me\s+(?:a|an|some|\d+)\s+(?:\w+\s+)?(?:plan|list|tips?|ideas?|"
+    r"recipe|examples?|checklist|routine|schedule|questions))\b",
+    re.IGNORECASE,
+)
+WRITING = re.compile(
+    r"^\W*(?:please\s+)?(?:write|draft|compose)\s+(?:me\s+)?(?:a|an|some|\d+|one|two|three)\b",
+    re.IGNORECASE,
+)
+# a view on what is better or worth it ("Is it better to rent or buy?", "cats or dogs for a
+# small flat?"), which an assistant gives with its reasons; "what do you think Sam meant?"
+# asks for someone's thoughts instead, and "heads or tails?" for a guess
 OPINION = re.compile(
-    r"\b(?:in\s+your\s+(?:opinion|view)|what\s+do\s+you\s+think|would\s+you\s+rather|"
-    r"which\s+(?:is|would\s+be)\s+(?:better|best|nicer)|is\s+it\s+(?:better|worth)|"
-    r"(?:do\s+you\s+think|is)\s+it(?:'s|’s|\s+is)?\s+worth)\b"
-    # "tea or coffee ...?": a short choice that opens the message
-    r"|^\W*\w+(?:\s+\w+)?\s+or\s+\w+(?:\s+\w+)?\b[^?]*\?",
+    r"\b(?:is\s+it\s+(?:better|worth)|which\s+(?:one\s+)?(?:is|would\s+be)\s+(?:better|best|"
+    r"nicer)|(?:what's|what’s|what\s+is|whats)\s+better|would\s+you\s+rather|"
+    r"worth\s+(?:it|\w+ing))\b"
+    r"|^\W*\w+(?:\s+\w+)?\s+or\s+\w+(?:\s+\w+)?\s+for\b",
     re.IGNORECASE,
 )
 # asking to recall or guess something only the user knows
@@ -69,6 +81,9 @@ FUTURE_ASKED = re.compile(
 )
 # a message about the agent itself, where pressure ends in a question
 ABOUT_THE_AGENT = re.compile(r"\b(?:you|your|you're|you’re|yours|yourself)\b", re.IGNORECASE)
+# the agent's view asked about something else ("What do you think Sam meant?"), which may be
+# as unknowable as anything: not pressure on the agent
+VIEW_ASKED = re.compile(r"\b(?:do\s+you\s+think|in\s+your\s+(?:opinion|view))\b", re.IGNORECASE)
 # the user's own world, themselves included ("what number am I thinking of?")
 USERS_WORLD = re.compile(
     r"\b(?:my|our|mine|ours|me|(?:am|do|did|have|was)\s+i|were\s+we|"
@@ -85,8 +100,11 @@ def misplaced_abstention(sentence: str, asked: str) -> str | None:
         return None
     if REQUEST.search(asked):
         return "request"
-    if OPINION.search(asked) and not FUTURE_ASKED.search(asked) and not USERS_WORLD.search(asked):
-        return "question of opinion"
+    if not FUTURE_ASKED.search(asked):
+        if TASK.search(asked) or WRITING.search(asked):
+            return "request"
+        if OPINION.search(asked) and not USERS_WORLD.search(asked):
+            return "question of opinion"
     if not QUESTION.search(asked) and not (
         WHO_CLAIMS.search(sentence) and not FUTURE_REASON.search(sentence)
     ):
@@ -96,6 +114,7 @@ def misplaced_abstention(sentence: str, asked: str) -> str | None:
     if (
         FUTURE_REASON.search(sentence)
         and ABOUT_THE_AGENT.search(asked)
+        and not VIEW_ASKED.search(asked)
         and not FUTURE_ASKED.search(asked)
         and not USERS_WORLD.search(asked)
     ):

@@ -216,9 +216,7 @@ class Agent:
             # a fresh seed too: the same seed would often retrace the same draft
             decoding = decoding.model_copy(update={"seed": (decoding.seed or 0) + 1})
         if not shown.strip() and not reply.cancelled:
-            # a misplaced "I can't know" breaks no identity: where the last try says nothing
-            # else, it is shown rather than an introduction nobody asked for
-            shown = held or self.guard.last_resort(text)
+            shown = self.guard.last_resort(text, abstention=held)
             emit(shown)
         result.text = shown.strip()
         # the loop ended on the attempt that was shown: its prompt, and what it generated
@@ -254,7 +252,8 @@ class Agent:
 
         A sentence that breaks the identity is never shown. Normally the draft stops there
         (so it can be regenerated); on the last try (`filter_`) it is dropped and
-        generation goes on, which repairs the reply sentence by sentence.
+        generation goes on, which repairs the reply sentence by sentence; one flagged only
+        as a misplaced abstention is held back instead, for the last resort.
         """
         stop = threading.Event()
         reply = Reply()

@@ -8,7 +8,8 @@ catches the own name said where the user wants a name for something of theirs: o
 ("How about Eyla?"), or an introduction in place of an answer ("I'm Eyla. What's yours?").
 Told what the user asked, it also flags "I can't know" where nothing unknowable was asked
 (`eyla.abstention`). The agent regenerates a draft that fails, and drops the failing
-sentences if the retry fails too.
+sentences if the retry fails too (all but a misplaced abstention, which breaks no identity:
+where nothing else is left, it is said rather than the last resort).
 """
 
 from __future__ import annotations
@@ -164,12 +165,14 @@ class IdentityGuard(Subsystem):
             found.append(Violation("abstention", f"'I can't know' to a {why}"))
         return found
 
-    def last_resort(self, asked: str) -> str:
-        """What to say when every draft broke the spec: the spec's own introduction, unless
-        the user wants a name for something of theirs, where that would lend the name."""
+    def last_resort(self, asked: str, abstention: str = "") -> str:
+        """What to say when every draft broke the spec: where the user wants a name for
+        something of theirs, a line that lends none; else the last try's misplaced
+        `abstention` when that was all it said (it breaks no identity, and the spec's
+        introduction would answer nothing asked either); else that introduction."""
         if self._wants_a_things_name(asked):
             return NAME_FALLBACK
-        return self.spec.self_introduction()
+        return abstention or self.spec.self_introduction()
 
     def _wants_a_things_name(self, asked: str) -> bool:
         # a user who says the name themselves ("should I call my dog Eyla too?") may hear it

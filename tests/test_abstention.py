@@ -102,11 +102,26 @@ def test_no_unknowable_question_has_its_abstention_flagged():
     asked = [item.prompt for item in visible_sets()["unknowable"]]
     asked += [item.question for item in load_items() if item.unanswerable]
     assert len(asked) >= 300
+    # shaped like the requests and questions of opinion the check does flag
+    asked += [
+        "Could you give me next week's lottery numbers?",
+        "Can you give me my wifi password?",
+        "Can you check whether my oven is still on?",
+        "Help me out, what number am I thinking of?",
+        "Can you help me? Will my flight tomorrow be delayed?",
+        "how to tell if my flight tomorrow will be delayed",
+        "Can you explain why Jess is ignoring me?",
+        "Heads or tails?",
+        "Arsenal or Chelsea this weekend?",
+        "What do you think Sarah meant by her text?",
+        "Is Jess still angry at Tom, in your opinion?",
+        "Is it worth asking my landlord? Will he say yes?",
+    ]
     abstentions = [
         "I can't see the future.",
         "I can't know that: I only know what you tell me.",
         "I can't see or hear where you are.",
-        "I don't know that.",
+        "I don’t know that.",
         "Nobody can know that.",
     ]
     flagged = [(q, a) for q in asked for a in abstentions if misplaced_abstention(a, q)]

@@ -99,6 +99,13 @@ def test_an_abstention_every_retry_repeats_is_shown_rather_than_an_introduction(
     assert "".join(shown) == result.text
 
 
+def test_a_name_request_every_retry_abstains_on_gets_the_line_that_lends_no_name(store):
+    model = ScriptedModel(["I can't know your kitten's name."])
+    result = make_agent(model, store).turn("Can you suggest a name for my kitten?")
+    assert {v.kind for v in result.violations} == {"abstention"}
+    assert result.text.startswith("I don't have a name")
+
+
 def test_i_cant_know_to_a_question_about_the_users_world_stands(store):
     model = ScriptedModel(["I can't know your wifi password: only you do."])
     result = make_agent(model, store).turn("What's my wifi password?")
