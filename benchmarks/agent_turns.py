@@ -10,12 +10,13 @@ opening with a self-introduction, carrying the confidence note, answered again b
 for the name prompts, the own name shown, told names recalled, and suggestions that open
 with "I can't know". About 10 minutes per row on 2 cores.
 
-    .venv/bin/python -m benchmarks.agent_turns [--dtype auto] [--no-baseline]
+    .venv/bin/python -m benchmarks.agent_turns [--dtype auto] [--no-baseline] [--out FILE]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -85,27 +86,52 @@ def counts(
     return row
 
 
+def shown(
+    sets: dict[str, list[EvalPrompt]], replies: dict[str, dict[str, list[TurnResult]]]
+) -> dict[str, dict[str, list[dict[str, object]]]]:
+    """Every reply as the user saw it, with its prompt and what the guard flagged."""
+    return {
+        label: {
+            name: [
+                {
+                    "prompt": item.prompt,
+                    "reply": result.text,
+                    "attempts": result.attempts,
+                    "flagged": [f"{v.kind}: {v.evidence}" for v in result.violations],
+                }
+                for item, result in zip(sets[name], results, strict=True)
+            ]
+            for name, results in got.items()
+        }
+        for label, got in replies.items()
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dtype", default="auto")
     parser.add_argument("--cache-dir", type=Path, default=Settings().cache_dir)
     parser.add_argument("--no-baseline", action="store_true", help="skip the guard-off row")
+    parser.add_argument("--out", type=Path, help="also write every reply shown, as JSON")
     args = parser.parse_args()
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
     sets = {name: load_set(name) for name in SET_NAMES}
-    rows: dict[str, dict[str, int]] = {}
     with tempfile.TemporaryDirectory(prefix="eyla-turns-") as home:
         (Path(home) / "cache").mkdir()
         (Path(home) / "cache" / "models").symlink_to(args.cache_dir / "models")
         agent = Agent.open(Settings(home=Path(home), dtype=args.dtype))
+        replies: dict[str, dict[str, list[TurnResult]]] = {}
         try:
-            rows["guard on"] = counts(agent, sets, answer_all(agent, sets))
+            replies["guard on"] = answer_all(agent, sets)
             if not args.no_baseline:
                 with agent.model.off(GUARD):
-                    rows["guard off"] = counts(agent, sets, answer_all(agent, sets))
+                    replies["guard off"] = answer_all(agent, sets)
+            rows = {label: counts(agent, sets, got) for label, got in replies.items()}
         finally:
             agent.close()
+    if args.out:
+        args.out.write_text(json.dumps(shown(sets, replies), indent=1))
     sizes = {name: len(items) for name, items in sets.items()}
     table = Table(title=f"Visible sets through agent turns ({sizes})")
     table.add_column("count")
