@@ -8,8 +8,8 @@ catches the own name said where the user wants a name for something of theirs: o
 ("How about Eyla?"), or an introduction in place of an answer ("I'm Eyla. What's yours?").
 Told what the user asked, it also flags "I can't know" where nothing unknowable was asked
 (`eyla.abstention`). The agent regenerates a draft that fails, and drops the failing
-sentences if the retry fails too (all but a misplaced abstention, which breaks no identity:
-where nothing else is left, it is said rather than the last resort).
+sentences if the retry fails too; a misplaced abstention breaks no identity, so where the
+last try said nothing else, `last_resort` says it rather than the spec's introduction.
 """
 
 from __future__ import annotations
