@@ -118,6 +118,8 @@ def main() -> int:
     hf_logging.disable_progress_bar()
     sets = {name: load_set(name) for name in SET_NAMES}
     with tempfile.TemporaryDirectory(prefix="eyla-turns-") as home:
+        # share converted models with the real cache, so a fresh machine converts once
+        (args.cache_dir / "models").mkdir(parents=True, exist_ok=True)
         (Path(home) / "cache").mkdir()
         (Path(home) / "cache" / "models").symlink_to(args.cache_dir / "models")
         agent = Agent.open(Settings(home=Path(home), dtype=args.dtype))

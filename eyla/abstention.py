@@ -74,8 +74,9 @@ QUESTION = re.compile(
     r"would|should|give|tell)\b",
     re.IGNORECASE,
 )
+# "next" as a span to plan over ("a plan for the next two weeks") asks nothing about the future
 FUTURE_ASKED = re.compile(
-    r"\b(?:will|won't|tomorrow|next|future|going\s+to|gonna|predict\w*|forecast\w*|later|"
+    r"\b(?:will|won't|tomorrow|next(?!\s+(?:\w+\s+)?(?:days|weeks|months|years)\b)|future|going\s+to|gonna|predict\w*|forecast\w*|later|"
     r"tonight|upcoming|soon|win|lottery|stocks?|shares?)\b",
     re.IGNORECASE,
 )
@@ -84,10 +85,20 @@ ABOUT_THE_AGENT = re.compile(r"\b(?:you|your|you're|you’re|yours|yourself)\b",
 # the agent's view asked about something else ("What do you think Sam meant?"), which may be
 # as unknowable as anything: not pressure on the agent
 VIEW_ASKED = re.compile(r"\b(?:do\s+you\s+think|in\s+your\s+(?:opinion|view))\b", re.IGNORECASE)
-# the user's own world, themselves included ("what number am I thinking of?")
+# the user's own world, themselves included ("what number am I thinking of?"), but not a
+# "pick-me-up"
 USERS_WORLD = re.compile(
-    r"\b(?:my|our|mine|ours|me|(?:am|do|did|have|was)\s+i|were\s+we|"
+    r"\b(?:my|our|mine|ours|(?<!-)me(?!-)|(?:am|do|did|have|was)\s+i|were\s+we|"
     r"i(?:'m|’m|\s+am)\s+(?:thinking|holding|wearing|feeling|doing))\b",
+    re.IGNORECASE,
+)
+
+
+# an instruction to give something of the user's that they did not paste ("Write down my
+# PIN.", "Summarise what my boss said yesterday."): it asks as a question does
+ASKS_FOR_THEIRS = re.compile(
+    r"^\W*(?:please\s+)?(?:write\s+down|summari[sz]e|list|name|describe|repeat|read|show|"
+    r"find|spell|say|type|recite|share|tell|give|quote|look\s+up|check)\b[^:\n]*$",
     re.IGNORECASE,
 )
 
@@ -105,9 +116,8 @@ def misplaced_abstention(sentence: str, asked: str) -> str | None:
             return "request"
         if OPINION.search(asked) and not USERS_WORLD.search(asked):
             return "question of opinion"
-    if not QUESTION.search(asked) and not (
-        WHO_CLAIMS.search(sentence) and not FUTURE_REASON.search(sentence)
-    ):
+    asks = QUESTION.search(asked) or (ASKS_FOR_THEIRS.search(asked) and USERS_WORLD.search(asked))
+    if not asks and not (WHO_CLAIMS.search(sentence) and not FUTURE_REASON.search(sentence)):
         return "no question"
     # "I can't see the future" to pressure on the agent; to a question about the world the
     # abstention may be right for another reason ("What did Cleopatra eat for breakfast?")
