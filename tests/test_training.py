@@ -311,3 +311,23 @@ def test_train_identity_never_writes_over_the_shipped_weights(eyla_home: Path):
     assert result.exit_code != 0
     assert "shipped weights" in str(result.exception) + result.output
     assert not (WEIGHTS_DIR / "x").exists()
+
+
+def test_train_identity_flags_reach_the_recipe(eyla_home: Path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from eyla.cli import app
+    from models import loading
+
+    seen: list[IdentityTrainConfig] = []
+
+    def record(base, spec, cfg, out_dir, work_dir):
+        seen.append(cfg)
+        raise SystemExit(0)
+
+    monkeypatch.setattr(loading, "load_base", lambda *a, **k: None)
+    monkeypatch.setattr(identity_train, "train_identity", record)
+    args = ["train", "identity", "--kl-weight", "2.5", "--seed", "3", "--steps", "7"]
+    CliRunner().invoke(app, args)
+    assert [(c.kl_weight, c.seed, c.steps) for c in seen] == [(2.5, 3, 7)]
+    assert CliRunner().invoke(app, ["train", "identity", "--kl-weight", "-1"]).exit_code != 0

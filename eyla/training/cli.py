@@ -26,6 +26,10 @@ def identity(
         "batch_size"
     ),
     lr: Annotated[float, typer.Option(min=0.0, help="Learning rate.")] = default("lr"),
+    kl_weight: Annotated[
+        float,
+        typer.Option(min=0.0, help="Weight of KL(base || model) on neutral prompts."),
+    ] = default("kl_weight"),
     seed: Annotated[int, typer.Option(help="Seed for data, init and sampling.")] = default("seed"),
     model: ModelOpt = None,
     out: Annotated[
@@ -46,7 +50,9 @@ def identity(
         raise EylaError(f"refusing to write into the shipped weights ({WEIGHTS_DIR}): use --out")
     settings = settings_from_flags(model)
     spec = load_identity(settings.agent.identity)
-    cfg = IdentityTrainConfig(steps=steps, batch_size=batch_size, lr=lr, seed=seed)
+    cfg = IdentityTrainConfig(
+        steps=steps, batch_size=batch_size, lr=lr, kl_weight=kl_weight, seed=seed
+    )
     console = Console(stderr=True)
     quiet_libraries()
     with console.status("loading the base model in float32 for training..."):
