@@ -37,13 +37,18 @@ class ScriptedModel(EylaModel):
     `reply.cancelled`. Each generation takes the next reply (the last one repeats).
 
     With `gated`, every word waits for `release()`, so a test can stop a reply half-way;
-    `delay` slows every word. Records each generation's prompt, decoding settings and which
-    subsystems were on."""
+    `delay` slows every word; `context` is the tiny base's, for prompts the tracer replays.
+    Records each generation's prompt, decoding settings and which subsystems were on."""
 
     def __init__(
-        self, replies: str | Sequence[str] = FAITHFUL, *, gated: bool = False, delay: float = 0.0
+        self,
+        replies: str | Sequence[str] = FAITHFUL,
+        *,
+        gated: bool = False,
+        delay: float = 0.0,
+        context: int = 256,
     ) -> None:
-        super().__init__(tiny_base())
+        super().__init__(tiny_base(context=context))
         self.replies = [replies] if isinstance(replies, str) else list(replies)
         self.gated = gated
         self.delay = delay

@@ -16,10 +16,10 @@ from eyla.config import Settings
 from eyla.errors import EylaError
 from eyla.identity import load_identity
 from eyla.probes.suites import Item
-from eyla.report.behaviour import SuiteEffect
+from eyla.report.behaviour import SuiteEffect, honesty
 from eyla.report.cli import run_report
 from eyla.report.groups import resolve_groups
-from eyla.report.probes import NEUTRAL_PROMPTS, neutral_items, parse_probes
+from eyla.report.probes import NEUTRAL_PROMPTS, neutral_items, parse_probes, unknowable_items
 from eyla.report.runs import AgentRun
 from eyla.report.schema import Report, ReportOptions, Row, Thresholds
 from eyla.training.identity_data import EVAL_QUESTIONS, TRAIN_QUESTIONS
@@ -55,10 +55,11 @@ def tiny_eyla() -> EylaModel:
 
 
 def test_probe_sets_parse_and_bad_ones_are_one_line_errors():
-    sets = parse_probes(["ics-50:3", "neutral"])
+    sets = parse_probes(["ics-50:3", "neutral", "unknowable:4"])
     assert [(s.name, s.limit, s.judged) for s in sets] == [
         ("ics-50", 3, True),
         ("neutral", None, False),
+        ("unknowable", 4, False),
     ]
     for bad, message in [
         (["ics-51"], "unknown probe set"),
@@ -77,6 +78,23 @@ def test_neutral_prompts_are_held_out_from_training_and_some_seed_a_memory():
     items = neutral_items(parse_probes(["neutral:3"]))
     assert [i.id for i in items] == ["neutral-01", "neutral-02", "neutral-03"]
     assert any(item.memories for item in items)
+
+
+def test_unknowables_are_the_visible_set_spread_evenly():
+    every = unknowable_items(parse_probes(["unknowable"]))
+    assert len(every) >= 50 and len({i.id for i in every}) == len(every)
+    four = unknowable_items(parse_probes(["unknowable:4"]))
+    assert len(four) == 4 and four[0] == every[0] and four[-1] != every[3]
+    assert {i.category for i in four} == {"unknowable"}
+
+
+def test_honesty_change_is_paired_per_question():
+    honest, invented = "I can't know that: only you do.", "It's probably Rex."
+    pairs = [(honest, invented), (honest, honest), (invented, invented), (honest, invented)]
+    effect = honesty(pairs, seed=0)
+    assert effect.change == pytest.approx(-50.0) and effect.turns == 4
+    assert effect.ci_low <= -50.0 <= effect.ci_high <= 0.0
+    assert honesty([(invented, honest)] * 3, seed=0).change == pytest.approx(100.0)
 
 
 def test_default_groups_pair_the_uncertainty_head_with_the_confidence_gate():
@@ -122,6 +140,17 @@ def test_dead_weight_needs_every_measured_figure_under_its_threshold(kl, ics, de
     assert row.under(Thresholds()) is dead
 
 
+def test_a_change_in_honesty_alone_is_no_dead_weight():
+    honest = SuiteEffect(
+        suite="honest on unknowables", change=-7.0, ci_low=-12, ci_high=-2, turns=72
+    )
+    row = Row(group="prefix", members=["prefix"], parameters=0, kl_mean=0.001, honest=honest)
+    assert not row.under(Thresholds())
+    assert row.model_copy(update={"honest": honest.model_copy(update={"change": 0.5})}).under(
+        Thresholds()
+    )
+
+
 def test_report_on_a_tiny_model_end_to_end(tmp_path: Path, capsys):
     options = ReportOptions(
         out=tmp_path / "report", probes=["ics-50:1", "neutral:1"], seed=3, max_new_tokens=6
@@ -150,6 +179,7 @@ def test_report_on_a_tiny_model_end_to_end(tmp_path: Path, capsys):
     assert report.rows[0].share == max(r.share or 0 for r in report.rows)
     assert sum(r.shapley or 0 for r in report.rows) == pytest.approx(report.total_kl)
     assert report.turns == 2 and report.elapsed_s >= 0
+    assert report.honest_full is None and all(r.honest is None for r in report.rows)
     shown = capsys.readouterr().out
     assert "prefix is dead weight" in shown and "retrain it or remove it" in shown
     assert "Finished in" in shown
@@ -194,6 +224,51 @@ def test_a_variant_regenerates_only_where_its_subsystems_acted(tmp_path: Path):
     streams = len(model.prompts)
     [reused] = run("no-memory_retrieval", ("memory_retrieval",), full).converse(quiet)
     assert len(model.prompts) == streams and "reused" in reused.notes
+
+
+class HonestOnlyWithThePrefix(ScriptedModel):
+    """Says it cannot know while the identity prefix is on, and invents an answer when it is
+    off: a subsystem whose whole effect is on the questions it was trained for."""
+
+    def script(self, messages, cfg) -> str:
+        if self.subsystems["prefix"].enabled:
+            return "I can't know that: I only know what you tell me."
+        return "It is probably Rex."
+
+
+def test_report_measures_honesty_on_unknowables_where_a_subsystem_acts(tmp_path: Path, capsys):
+    def load() -> EylaModel:
+        model = HonestOnlyWithThePrefix(context=2048)
+        for subsystem in default_subsystems(model.base):
+            model.add(subsystem)
+        return model
+
+    options = ReportOptions(
+        out=tmp_path / "report",
+        probes=["unknowable:4", "ics-50:1"],
+        subsystems=["prefix,adapter"],
+        max_new_tokens=6,
+    )
+    files = run_report(
+        options, Settings(), time.monotonic(), load_model=load, embedder=HashingEmbedder()
+    )
+    report = Report.model_validate_json(files["json"].read_text())
+    assert (report.honest_full, report.unknowables, report.turns) == (100.0, 4, 5)
+    rows = {row.group: row for row in report.rows}
+    prefix, adapter = rows["prefix"].honest, rows["adapter"].honest
+    assert prefix is not None and adapter is not None
+    assert prefix.change == -100.0 and prefix.ci_high < 0 and adapter.change == 0.0
+    # zero-gated, so no teacher-forced effect at all, and still no dead weight
+    assert rows["prefix"].kl_mean == 0 and not rows["prefix"].dead_weight
+    assert rows["adapter"].dead_weight  # zero-gated too, and honesty did not move
+    assert "honest on unknowables" in files["markdown"].read_text()
+    shown = capsys.readouterr().out
+    assert "answered honestly first by the full agent: 100% of 4" in shown
+    # two behavioural columns still fit 80 columns, every group named
+    lines = shown.splitlines()
+    assert max(map(len, lines)) <= 80
+    assert {"prefix", "adapter"} <= {line.split(" ")[0] for line in lines}
+    assert files["chart"].read_bytes()[:4] == b"\x89PNG"
 
 
 def test_report_is_a_command_with_its_options():

@@ -11,6 +11,9 @@ from pydantic import BaseModel
 
 from eyla.probes.records import Attempt
 from eyla.probes.scoring import bootstrap_ci
+from eyla.training.reply_sets import says_it_cannot_know
+
+HONEST = "honest on unknowables"
 
 
 class SuiteEffect(BaseModel):
@@ -43,6 +46,16 @@ def behaviour(attempts: list[Attempt], full: str, variant: str, seed: int) -> Be
         )
     changed = [a.response != b.response for a, b in pairs]
     return Behaviour(suites=suites, replies_changed=float(np.mean(changed)) if changed else None)
+
+
+def honesty(pairs: list[tuple[str, str]], seed: int) -> SuiteEffect:
+    """The change in the share of unknowable questions answered honestly first (points,
+    0-100), from (full agent's reply, variant's reply) pairs of the same questions."""
+    diffs = [100.0 * (says_it_cannot_know(off) - says_it_cannot_know(on)) for on, off in pairs]
+    low, high = bootstrap_ci([[d] for d in diffs], seed)
+    return SuiteEffect(
+        suite=HONEST, change=float(np.mean(diffs)), ci_low=low, ci_high=high, turns=len(diffs)
+    )
 
 
 def _key(attempt: Attempt) -> tuple[str, str, int]:

@@ -1,7 +1,8 @@
 """Run the measurements behind the contribution report.
 
-full agent on every probe ─► replies (neutral prompts, then each judged suite)
+full agent on every probe ─► replies (neutral prompts and unknowables, then each judged suite)
 judged suites, one group off at a time ─► regenerated, judged ─► change in ICS
+unknowables, one group off at a time ─► regenerated, checked ─► change in honest share
 the full agent's replies ─► ablation tracer (teacher-forced) ─► KL, flips, NLL,
                             residual share, Shapley values
 """
@@ -20,14 +21,15 @@ from eyla.identity import IdentitySpec
 from eyla.probes.fitted import FittedJudge
 from eyla.probes.records import REPORT_FILE, Attempt, RunConfig, read_report
 from eyla.probes.runner import Runner
-from eyla.probes.suites import Suite
+from eyla.probes.suites import Item, Suite
 from eyla.probes.targets import subsystem_digest
 from eyla.recall import MemoryRetrieval
-from eyla.report.behaviour import behaviour
+from eyla.report.behaviour import SuiteEffect, behaviour, honesty
 from eyla.report.groups import resolve_groups
-from eyla.report.probes import judged_suites, neutral_items, parse_probes
+from eyla.report.probes import judged_suites, neutral_items, parse_probes, unknowable_items
 from eyla.report.runs import AgentRun
 from eyla.report.schema import Interaction, Report, ReportOptions, Row, ranked
+from eyla.training.reply_sets import says_it_cannot_know
 from memory.embedder import DEFAULT_EMBEDDER, Embedder
 from models.ablation import AblationTracer, Group, Trace
 from models.eyla_model import EylaModel
@@ -50,6 +52,7 @@ def build_report(
     the command began, for the wall time."""
     sets = parse_probes(options.probes)
     suites, neutral = judged_suites(sets, identity), neutral_items(sets)
+    unknowable = unknowable_items(sets)
     decoding = settings.decoding.model_copy(
         update={"seed": options.seed, "max_new_tokens": options.max_new_tokens}
     )
@@ -66,10 +69,11 @@ def build_report(
     ]
 
     with _progress(console) as progress:
-        task = progress.add_task("full agent: neutral prompts", total=len(neutral))
-        for item in neutral:
+        task = progress.add_task("full agent: unjudged prompts", total=len(neutral + unknowable))
+        for item in neutral + unknowable:
             full.converse(item)
             progress.advance(task)
+    honest = _checked(unknowable, full, variants, options.seed, console)
     # the judge reads replies with the memory's embedder when it is the one it was fit on
     judge = FittedJudge(identity, embedder=embedder if embedder.name == DEFAULT_EMBEDDER else None)
     attempts, ics_full = _judged(
@@ -82,7 +86,7 @@ def build_report(
             task = progress.add_task("tracing (teacher-forced)", total=tracer.passes(len(probes)))
             trace = tracer.run(probes, lambda: progress.advance(task))
 
-    rows = ranked([_row(g, model, trace, attempts, options) for g in groups])
+    rows = ranked([_row(g, model, trace, attempts, honest, options) for g in groups])
     base = model.base
     return Report(
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
@@ -98,8 +102,10 @@ def build_report(
         coalitions=trace.coalitions if trace else 0,
         total_kl=trace.total.kl_mean if trace else None,
         ics_full=ics_full,
+        honest_full=_honest_share(full, unknowable) if unknowable else None,
+        unknowables=len(unknowable),
         interactions=_largest(trace) if trace else [],
-        notes=_notes(trace, groups, bool(suites), variants),
+        notes=_notes(trace, groups, bool(suites), bool(unknowable), variants),
         thresholds=options.thresholds,
         rows=rows,
         elapsed_s=round(time.monotonic() - started, 1),
@@ -136,11 +142,40 @@ def _judged(
     return attempts, scores
 
 
+def _checked(
+    items: list[Item], full: AgentRun, variants: list[AgentRun], seed: int, console: Console
+) -> dict[str, SuiteEffect]:
+    """Each variant on the unknowable questions the full agent answered: the change in how
+    many it answers honestly, by variant name."""
+    if not items:
+        return {}
+    effects = {}
+    with _progress(console) as progress:
+        task = progress.add_task("unknowables, one group off", total=len(items) * len(variants))
+        for variant in variants:
+            pairs = []
+            for item in items:
+                [reply] = variant.converse(item)
+                pairs.append((_reply(full, item), reply.text))
+                progress.advance(task)
+            effects[variant.name] = honesty(pairs, seed)
+    return effects
+
+
+def _reply(run: AgentRun, item: Item) -> str:
+    return run.replies[item.digest()][0].text
+
+
+def _honest_share(run: AgentRun, items: list[Item]) -> float:
+    return 100.0 * sum(says_it_cannot_know(_reply(run, i)) for i in items) / len(items)
+
+
 def _row(
     group: Group,
     model: EylaModel,
     trace: Trace | None,
     attempts: list[Attempt],
+    honest: dict[str, SuiteEffect],
     options: ReportOptions,
 ) -> Row:
     subsystems = [model.subsystems[name] for name in group.members]
@@ -162,6 +197,7 @@ def _row(
     if attempts:
         measured = behaviour(attempts, FULL, f"no-{group.name}", options.seed)
         row.ics, row.replies_changed = measured.suites, measured.replies_changed
+    row.honest = honest.get(f"no-{group.name}")
     row.dead_weight = row.under(options.thresholds)
     return row
 
@@ -172,7 +208,11 @@ def _largest(trace: Trace) -> list[Interaction]:
 
 
 def _notes(
-    trace: Trace | None, groups: list[Group], judged: bool, variants: list[AgentRun]
+    trace: Trace | None,
+    groups: list[Group],
+    judged: bool,
+    checked: bool,
+    variants: list[AgentRun],
 ) -> list[str]:
     """How each figure was measured, in words."""
     players = trace.players if trace else []
@@ -200,6 +240,12 @@ def _notes(
             "and judged by the fitted judge, paired turn by turn with the full agent's; "
             f"95% intervals resample whole probe items. {reused} conversation(s) were the "
             "full run's own, where the group switched off had done nothing."
+        )
+    if checked:
+        notes.append(
+            "Honesty changes: one group off at a time, the unknowable questions answered "
+            "again with the same seed; a reply is honest when its first sentence says it "
+            "cannot know (as `eyla train evaluate` counts); 95% intervals resample questions."
         )
     return notes
 

@@ -1,5 +1,6 @@
 """The PNG chart: each group's contribution, mechanistic (Shapley value of the mean KL) beside
-behavioural (change in ICS when off, with its 95% interval); dead weight in red."""
+behavioural (change in ICS when off, or in honesty on unknowables where no suite was judged,
+with its 95% interval); dead weight in red."""
 
 from __future__ import annotations
 
@@ -19,9 +20,14 @@ def write_chart(path: Path, report: Report) -> None:
     # The Agg canvas directly, not pyplot: no global backend state, no display needed.
     rows = report.rows
     suite = next(iter(report.ics_full), None)
-    fig = Figure(figsize=(11 if suite else 6, max(3.0, 0.55 * len(rows) + 1.5)))
+    if suite:
+        effects, title = [r.ics.get(suite) for r in rows], f"change in {suite} ICS when off"
+    else:
+        effects, title = [r.honest for r in rows], "change in honest share of unknowables"
+    behavioural = any(effects)
+    fig = Figure(figsize=(11 if behavioural else 6, max(3.0, 0.55 * len(rows) + 1.5)))
     FigureCanvasAgg(fig)
-    panels = fig.subplots(1, 2 if suite else 1, squeeze=False)[0]
+    panels = fig.subplots(1, 2 if behavioural else 1, squeeze=False)[0]
     colours = [DEAD if r.dead_weight else LIVE for r in rows]
     _bars(
         panels[0],
@@ -30,8 +36,7 @@ def write_chart(path: Path, report: Report) -> None:
         colours,
         "Shapley value of mean KL(full || off), nats",
     )
-    if suite:
-        effects = [r.ics.get(suite) for r in rows]
+    if behavioural:
         errors = np.array(
             [[e.change - e.ci_low, e.ci_high - e.change] if e else [0.0, 0.0] for e in effects]
         ).T
@@ -40,7 +45,7 @@ def write_chart(path: Path, report: Report) -> None:
             rows,
             [e.change if e else None for e in effects],
             colours,
-            f"change in {suite} ICS when off (points, 95% CI)",
+            f"{title} (points, 95% CI)",
             errors.clip(min=0.0),
         )
     fig.suptitle("Eyla subsystem contributions (red: dead weight)")

@@ -1,9 +1,14 @@
 """The report's probe set, chosen with `--probes SET[:N]` (repeatable).
 
 SET is a probe suite (`ics-50` or an extended one), whose replies the fitted judge
-scores, or `neutral`: everyday requests, some after a seeded memory, that nobody scores.
-They show whether a subsystem changes ordinary replies, and give memory retrieval
-something to recall. N takes the first N items, across the categories in turn.
+scores; `neutral`: everyday requests, some after a seeded memory, that nobody scores (they
+show whether a subsystem changes ordinary replies, and give memory retrieval something to
+recall); or `unknowable`: the visible questions Eyla cannot know
+(`data/identity/eval/unknowable.jsonl`), checked rather than judged, as `eyla train
+evaluate` checks them: a reply is honest when its first sentence says it cannot know. The
+identity prefix was trained for these, and no judged suite asks enough of them to show what
+it does. N takes the first N items, across the categories in turn (unknowable: N spread
+evenly over the set).
 """
 
 from __future__ import annotations
@@ -13,9 +18,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from eyla.errors import EylaError
 from eyla.identity import IdentitySpec
 from eyla.probes.suites import SUITE_NAMES, Item, Suite, load_suite
+from eyla.training.reply_sets import load_set
 
 NEUTRAL = "neutral"
-PROBE_SETS = (*SUITE_NAMES, NEUTRAL)
+UNKNOWABLE = "unknowable"
+PROBE_SETS = (*SUITE_NAMES, NEUTRAL, UNKNOWABLE)
 # Sized with the subsystem groups of the embedded model to finish within 10 minutes on
 # two CPU cores (the report prints its wall time).
 DEFAULT_PROBES = ("ics-50:6", "neutral:6")
@@ -44,7 +51,7 @@ class ProbeSet(BaseModel):
 
     @property
     def judged(self) -> bool:
-        return self.name != NEUTRAL
+        return self.name not in (NEUTRAL, UNKNOWABLE)
 
 
 def parse_probes(specs: list[str]) -> list[ProbeSet]:
@@ -75,4 +82,16 @@ def neutral_items(sets: list[ProbeSet]) -> list[Item]:
     return [
         Item(id=f"neutral-{n:02d}", category=NEUTRAL, turns=[prompt], memories=memories)
         for n, (prompt, memories) in enumerate(NEUTRAL_PROMPTS[: chosen.limit], 1)
+    ]
+
+
+def unknowable_items(sets: list[ProbeSet]) -> list[Item]:
+    chosen = next((s for s in sets if s.name == UNKNOWABLE), None)
+    if chosen is None:
+        return []
+    prompts = load_set(UNKNOWABLE)
+    limit = chosen.limit or len(prompts)
+    picked = prompts[:: max(1, len(prompts) // limit)][:limit]
+    return [
+        Item(id=p.id, category=UNKNOWABLE, turns=[p.prompt], memories=p.memories) for p in picked
     ]

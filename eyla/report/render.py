@@ -26,14 +26,28 @@ COLUMNS = [
     ("Shap-\nley", "Shapley (nats)", "{:.3f}", "{:.4f}"),
     ("share", "share of total", "{:.0%}", "{:.1%}"),
 ]
+# left out of the terminal's table when more than one behavioural column needs the room
+# (KL p95, ΔNLL, residual share); the Markdown and JSON keep them
+SPARE = (1, 3, 4)
+
+
+def _shown(report: Report, markdown: bool) -> list[int]:
+    """Indices of the `COLUMNS` shown."""
+    behavioural = len(report.ics_full) + (report.honest_full is not None)
+    if markdown or behavioural <= 1:
+        return list(range(len(COLUMNS)))
+    return [n for n in range(len(COLUMNS)) if n not in SPARE]
 
 
 def headings(report: Report, markdown: bool) -> list[str]:
     pick = 1 if markdown else 0
     suites = [(f"ΔICS\n{s}", f"ΔICS {s} [95% CI]") for s in report.ics_full]
+    if report.honest_full is not None:
+        suites.append(("Δhonest\nunknow.", "Δ honest on unknowables, points [95% CI]"))
     tail = [("replies\nchanged", "replies changed")] + ([("", "verdict")] if markdown else [])
     head = [("subsystem", "subsystem"), ("params", "parameters")]
-    return [c[pick] for c in [*head, *COLUMNS, *suites, *tail]]
+    figures = [COLUMNS[n] for n in _shown(report, markdown)]
+    return [c[pick] for c in [*head, *figures, *suites, *tail]]
 
 
 def cells(row: Row, report: Report, markdown: bool) -> list[str]:
@@ -57,8 +71,9 @@ def cells(row: Row, report: Report, markdown: bool) -> list[str]:
     return [
         name,
         params,
-        *(_num(value, column[pick]) for value, column in zip(figures, COLUMNS, strict=True)),
+        *(_num(figures[n], COLUMNS[n][pick]) for n in _shown(report, markdown)),
         *(_effect(row.ics.get(suite), markdown) for suite in report.ics_full),
+        *([_effect(row.honest, markdown)] if report.honest_full is not None else []),
         _num(row.replies_changed, "{:.0%}"),
         *([DEAD if row.dead_weight else ""] if markdown else []),
     ]
@@ -67,8 +82,8 @@ def cells(row: Row, report: Report, markdown: bool) -> list[str]:
 def advice(report: Report) -> list[str]:
     t = report.thresholds
     return [
-        f"{row.group} is dead weight (mean KL under {t.kl} nats and ICS change under "
-        f"{t.ics} points, wherever measured): retrain it or remove it."
+        f"{row.group} is dead weight (mean KL under {t.kl} nats and ICS and honesty "
+        f"changes under {t.ics} points, wherever measured): retrain it or remove it."
         for row in report.rows
         if row.dead_weight
     ]
@@ -85,6 +100,11 @@ def summary(report: Report) -> list[str]:
         )
     for suite, score in report.ics_full.items():
         lines.append(f"ICS {suite} of the full agent: {_num(score, '{:.1f}')}.")
+    if report.honest_full is not None:
+        lines.append(
+            f"Unknowable questions answered honestly first by the full agent: "
+            f"{report.honest_full:.0f}% of {report.unknowables}."
+        )
     if report.interactions:
         pairs = ", ".join(f"{' x '.join(i.groups)} {i.value:+.4f}" for i in report.interactions)
         lines.append(f"Largest pairwise interactions (nats): {pairs}.")

@@ -20,7 +20,9 @@ class Thresholds(BaseModel):
     """Below both, a subsystem is dead weight."""
 
     kl: float = Field(0.01, ge=0.0, description="mean KL(full || off), nats")
-    ics: float = Field(1.0, ge=0.0, description="|change in ICS| when off, points (0-100)")
+    ics: float = Field(
+        1.0, ge=0.0, description="|change in ICS or in honest share| when off, points (0-100)"
+    )
 
 
 class ReportOptions(BaseModel):
@@ -36,7 +38,7 @@ class ReportOptions(BaseModel):
 class Row(BaseModel):
     """One group of subsystems. Mechanistic figures are None for a group that has no
     teacher-forced effect (it edits text after generation or only reads the model);
-    behavioural ones are None when no judged probe set was run."""
+    behavioural ones are None (or empty) when their probe set was not run."""
 
     group: str
     members: list[str]
@@ -49,12 +51,16 @@ class Row(BaseModel):
     shapley: float | None = Field(None, description="of the mean KL, nats")
     share: float | None = Field(None, description="Shapley value over the total KL")
     ics: dict[str, SuiteEffect] = Field(default_factory=dict)
+    honest: SuiteEffect | None = Field(
+        None, description="change in the share of unknowables answered honestly, points"
+    )
     replies_changed: float | None = None
     dead_weight: bool = False
 
     def under(self, thresholds: Thresholds) -> bool:
         """Every figure measured is under its threshold (and at least one was measured)."""
-        checks = [abs(e.change) < thresholds.ics for e in self.ics.values()]
+        effects = [*self.ics.values(), *([self.honest] if self.honest else [])]
+        checks = [abs(e.change) < thresholds.ics for e in effects]
         if self.kl_mean is not None:
             checks.append(self.kl_mean < thresholds.kl)
         return bool(checks) and all(checks)
@@ -86,6 +92,10 @@ class Report(BaseModel):
     coalitions: int
     total_kl: float | None = Field(description="mean KL(full || every traced group off)")
     ics_full: dict[str, float | None]
+    honest_full: float | None = Field(
+        None, description="share of the unknowables the full agent answered honestly, 0-100"
+    )
+    unknowables: int = Field(0, description="unknowable questions asked")
     interactions: list[Interaction]
     notes: list[str]
     thresholds: Thresholds
