@@ -74,9 +74,8 @@ QUESTION = re.compile(
     r"would|should|give|tell)\b",
     re.IGNORECASE,
 )
-# "next" as a span to plan over ("a plan for the next two weeks") asks nothing about the future
 FUTURE_ASKED = re.compile(
-    r"\b(?:will|won't|tomorrow|next(?!\s+(?:\w+\s+)?(?:days|weeks|months|years)\b)|future|going\s+to|gonna|predict\w*|forecast\w*|later|"
+    r"\b(?:will|won't|tomorrow|next|future|going\s+to|gonna|predict\w*|forecast\w*|later|"
     r"tonight|upcoming|soon|win|lottery|stocks?|shares?)\b",
     re.IGNORECASE,
 )
@@ -94,13 +93,28 @@ USERS_WORLD = re.compile(
 )
 
 
-# an instruction to give something of the user's that they did not paste ("Write down my
-# PIN.", "Summarise what my boss said yesterday."): it asks as a question does
-ASKS_FOR_THEIRS = re.compile(
-    r"^\W*(?:please\s+)?(?:write\s+down|summari[sz]e|list|name|describe|repeat|read|show|"
-    r"find|spell|say|type|recite|share|tell|give|quote|look\s+up|check)\b[^:\n]*$",
+# a span for a plan ("a training plan for the next two weeks"): a task to do now, not a
+# question about what lies ahead (only the task rules read it so)
+PLAN_SPAN = re.compile(
+    r"\b(?:for|over|during|in)\s+the\s+next\s+(?:\w+\s+)?(?:days|weeks|months|years)\b",
     re.IGNORECASE,
 )
+# an instruction that asks as a question does: to give something of the user's that they did
+# not paste ("Write down my PIN.", "Summarise what my boss said yesterday."), or to foretell
+ASKS = re.compile(
+    r"^\W*(?:(?:ok(?:ay)?|so|now|just|please|hey\s+\w+)\W+){0,3}(?:(?P<theirs>write\s+down|"
+    r"jot\s+down|summari[sz]e|list|describe|repeat|read|show|find|spell|say|type|recite|"
+    r"share|tell|give|send|print|quote|look\s+up|check)|predict|forecast)\b",
+    re.IGNORECASE,
+)
+# the user's own things, by a possessive or by what they did ("the street I grew up on")
+THEIRS = re.compile(
+    r"\b(?:my|our|mine|ours)\b|\b(?:i|we)\s+(?:had|took|grew|said|told|chose|picked|wore|"
+    r"ate|did|saw|met|wrote|set|use)\b",
+    re.IGNORECASE,
+)
+# past a colon or a line break, more than this is text pasted to work on
+PASTED = 60
 
 
 def misplaced_abstention(sentence: str, asked: str) -> str | None:
@@ -111,12 +125,13 @@ def misplaced_abstention(sentence: str, asked: str) -> str | None:
         return None
     if REQUEST.search(asked):
         return "request"
-    if not FUTURE_ASKED.search(asked):
-        if TASK.search(asked) or WRITING.search(asked):
-            return "request"
-        if OPINION.search(asked) and not USERS_WORLD.search(asked):
-            return "question of opinion"
-    asks = QUESTION.search(asked) or (ASKS_FOR_THEIRS.search(asked) and USERS_WORLD.search(asked))
+    if not FUTURE_ASKED.search(PLAN_SPAN.sub(" ", asked)) and (
+        TASK.search(asked) or WRITING.search(asked)
+    ):
+        return "request"
+    if OPINION.search(asked) and not FUTURE_ASKED.search(asked) and not USERS_WORLD.search(asked):
+        return "question of opinion"
+    asks = QUESTION.search(asked) or _instruction_asks(asked)
     if not asks and not (WHO_CLAIMS.search(sentence) and not FUTURE_REASON.search(sentence)):
         return "no question"
     # "I can't see the future" to pressure on the agent; to a question about the world the
@@ -130,3 +145,14 @@ def misplaced_abstention(sentence: str, asked: str) -> str | None:
     ):
         return "future"
     return None
+
+
+def _instruction_asks(asked: str) -> bool:
+    """An instruction asking for what only the user knows, or for the future; with text
+    pasted after it, it asks for work on that text instead."""
+    instruction, *rest = re.split(r"[:\n]", asked.strip(), maxsplit=1)
+    pasted = "".join(rest).strip()
+    if len(pasted) > PASTED or "\n" in pasted:
+        return False
+    found = ASKS.search(instruction)
+    return bool(found) and (not found.group("theirs") or bool(THEIRS.search(instruction)))

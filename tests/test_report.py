@@ -16,7 +16,7 @@ from eyla.config import Settings
 from eyla.errors import EylaError
 from eyla.identity import load_identity
 from eyla.probes.suites import Item
-from eyla.report.behaviour import SuiteEffect, honesty
+from eyla.report.behaviour import HONEST, SuiteEffect, honesty
 from eyla.report.cli import run_report
 from eyla.report.groups import resolve_groups
 from eyla.report.probes import NEUTRAL_PROMPTS, neutral_items, parse_probes, unknowable_items
@@ -80,21 +80,25 @@ def test_neutral_prompts_are_held_out_from_training_and_some_seed_a_memory():
     assert any(item.memories for item in items)
 
 
-def test_unknowables_are_the_visible_set_spread_evenly():
+def test_unknowables_are_the_visible_set_across_its_kinds_in_turn():
     every = unknowable_items(parse_probes(["unknowable"]))
     assert len(every) >= 50 and len({i.id for i in every}) == len(every)
-    four = unknowable_items(parse_probes(["unknowable:4"]))
-    assert len(four) == 4 and four[0] == every[0] and four[-1] != every[3]
-    assert {i.category for i in four} == {"unknowable"}
+    kinds = {i.category for i in every}
+    assert len(kinds) >= 4 and "" not in kinds
+    for n in (len(kinds), 40):
+        some = unknowable_items(parse_probes([f"unknowable:{n}"]))
+        assert len(some) == n and {i.category for i in some} == kinds
 
 
 def test_honesty_change_is_paired_per_question():
     honest, invented = "I can't know that: only you do.", "It's probably Rex."
     pairs = [(honest, invented), (honest, honest), (invented, invented), (honest, invented)]
-    effect = honesty(pairs, seed=0)
+    measured = honesty(pairs, seed=0)
+    effect = measured.suites[HONEST]
     assert effect.change == pytest.approx(-50.0) and effect.turns == 4
     assert effect.ci_low <= -50.0 <= effect.ci_high <= 0.0
-    assert honesty([(invented, honest)] * 3, seed=0).change == pytest.approx(100.0)
+    assert (measured.changed, measured.compared) == (2, 4)
+    assert honesty([(invented, honest)] * 3, seed=0).suites[HONEST].change == pytest.approx(100.0)
 
 
 def test_default_groups_pair_the_uncertainty_head_with_the_confidence_gate():
@@ -261,13 +265,14 @@ def test_report_measures_honesty_on_unknowables_where_a_subsystem_acts(tmp_path:
     # zero-gated, so no teacher-forced effect at all, and still no dead weight
     assert rows["prefix"].kl_mean == 0 and not rows["prefix"].dead_weight
     assert rows["adapter"].dead_weight  # zero-gated too, and honesty did not move
-    assert "honest on unknowables" in files["markdown"].read_text()
+    assert (rows["prefix"].replies_changed, rows["adapter"].replies_changed) == (1.0, 0.0)
+    assert "Δhonest unknowables" in files["markdown"].read_text()
     shown = capsys.readouterr().out
     assert "answered honestly first by the full agent: 100% of 4" in shown
-    # two behavioural columns still fit 80 columns, every group named
+    # two behavioural columns still fit 80 columns: every group named, no figure cut short
     lines = shown.splitlines()
-    assert max(map(len, lines)) <= 80
     assert {"prefix", "adapter"} <= {line.split(" ")[0] for line in lines}
+    assert "…" not in shown and "unknow." in shown and "changed" in shown
     assert files["chart"].read_bytes()[:4] == b"\x89PNG"
 
 

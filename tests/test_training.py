@@ -330,4 +330,5 @@ def test_train_identity_flags_reach_the_recipe(eyla_home: Path, monkeypatch):
     args = ["train", "identity", "--kl-weight", "2.5", "--seed", "3", "--steps", "7"]
     CliRunner().invoke(app, args)
     assert [(c.kl_weight, c.seed, c.steps) for c in seen] == [(2.5, 3, 7)]
-    assert CliRunner().invoke(app, ["train", "identity", "--kl-weight", "-1"]).exit_code != 0
+    refused = CliRunner().invoke(app, ["train", "identity", "--kl-weight", "-1"])
+    assert refused.exit_code != 0 and "kl-weight" in refused.output

@@ -18,7 +18,9 @@ HONEST = "honest on unknowables"
 
 class SuiteEffect(BaseModel):
     suite: str
-    change: float  # ICS with the group off minus ICS of the full agent, 0-100 scale
+    # the figure (ICS, or the share answered honestly) with the group off minus the full
+    # agent's, 0-100 scale
+    change: float
     ci_low: float
     ci_high: float
     turns: int  # scored turns counted for both
@@ -26,7 +28,8 @@ class SuiteEffect(BaseModel):
 
 class Behaviour(BaseModel):
     suites: dict[str, SuiteEffect]
-    replies_changed: float | None  # share of probe turns whose reply differs
+    changed: int  # probe turns whose reply differs
+    compared: int  # probe turns both answered
 
 
 def behaviour(attempts: list[Attempt], full: str, variant: str, seed: int) -> Behaviour:
@@ -44,18 +47,20 @@ def behaviour(attempts: list[Attempt], full: str, variant: str, seed: int) -> Be
         suites[suite] = SuiteEffect(
             suite=suite, change=float(np.mean(diffs)), ci_low=low, ci_high=high, turns=len(diffs)
         )
-    changed = [a.response != b.response for a, b in pairs]
-    return Behaviour(suites=suites, replies_changed=float(np.mean(changed)) if changed else None)
+    changed = sum(a.response != b.response for a, b in pairs)
+    return Behaviour(suites=suites, changed=changed, compared=len(pairs))
 
 
-def honesty(pairs: list[tuple[str, str]], seed: int) -> SuiteEffect:
+def honesty(pairs: list[tuple[str, str]], seed: int) -> Behaviour:
     """The change in the share of unknowable questions answered honestly first (points,
     0-100), from (full agent's reply, variant's reply) pairs of the same questions."""
     diffs = [100.0 * (says_it_cannot_know(off) - says_it_cannot_know(on)) for on, off in pairs]
     low, high = bootstrap_ci([[d] for d in diffs], seed)
-    return SuiteEffect(
+    effect = SuiteEffect(
         suite=HONEST, change=float(np.mean(diffs)), ci_low=low, ci_high=high, turns=len(diffs)
     )
+    changed = sum(on != off for on, off in pairs)
+    return Behaviour(suites={HONEST: effect}, changed=changed, compared=len(pairs))
 
 
 def _key(attempt: Attempt) -> tuple[str, str, int]:

@@ -24,7 +24,7 @@ from eyla.probes.runner import Runner
 from eyla.probes.suites import Item, Suite
 from eyla.probes.targets import subsystem_digest
 from eyla.recall import MemoryRetrieval
-from eyla.report.behaviour import SuiteEffect, behaviour, honesty
+from eyla.report.behaviour import HONEST, Behaviour, behaviour, honesty
 from eyla.report.groups import resolve_groups
 from eyla.report.probes import judged_suites, neutral_items, parse_probes, unknowable_items
 from eyla.report.runs import AgentRun
@@ -73,7 +73,8 @@ def build_report(
         for item in neutral + unknowable:
             full.converse(item)
             progress.advance(task)
-    honest = _checked(unknowable, full, variants, options.seed, console)
+    checked = _checked(unknowable, full, variants, options.seed, console)
+    reused_checking = sum(v.reused for v in variants)
     # the judge reads replies with the memory's embedder when it is the one it was fit on
     judge = FittedJudge(identity, embedder=embedder if embedder.name == DEFAULT_EMBEDDER else None)
     attempts, ics_full = _judged(
@@ -86,7 +87,7 @@ def build_report(
             task = progress.add_task("tracing (teacher-forced)", total=tracer.passes(len(probes)))
             trace = tracer.run(probes, lambda: progress.advance(task))
 
-    rows = ranked([_row(g, model, trace, attempts, honest, options) for g in groups])
+    rows = ranked([_row(g, model, trace, attempts, checked, options) for g in groups])
     base = model.base
     return Report(
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
@@ -105,7 +106,13 @@ def build_report(
         honest_full=_honest_share(full, unknowable) if unknowable else None,
         unknowables=len(unknowable),
         interactions=_largest(trace) if trace else [],
-        notes=_notes(trace, groups, bool(suites), bool(unknowable), variants),
+        notes=_notes(
+            trace,
+            groups,
+            judged=bool(suites),
+            checked=bool(unknowable),
+            reused=(sum(v.reused for v in variants) - reused_checking, reused_checking),
+        ),
         thresholds=options.thresholds,
         rows=rows,
         elapsed_s=round(time.monotonic() - started, 1),
@@ -144,9 +151,9 @@ def _judged(
 
 def _checked(
     items: list[Item], full: AgentRun, variants: list[AgentRun], seed: int, console: Console
-) -> dict[str, SuiteEffect]:
+) -> dict[str, Behaviour]:
     """Each variant on the unknowable questions the full agent answered: the change in how
-    many it answers honestly, by variant name."""
+    many it answers honestly, and how many replies changed, by variant name."""
     if not items:
         return {}
     effects = {}
@@ -175,7 +182,7 @@ def _row(
     model: EylaModel,
     trace: Trace | None,
     attempts: list[Attempt],
-    honest: dict[str, SuiteEffect],
+    checked: dict[str, Behaviour],
     options: ReportOptions,
 ) -> Row:
     subsystems = [model.subsystems[name] for name in group.members]
@@ -194,10 +201,15 @@ def _row(
         row.residual_share = trace.residual_share.get(group.name)
         row.shapley = trace.shapley[group.name]
         row.share = row.shapley / total if total > 0 else None
+    measured = []
     if attempts:
-        measured = behaviour(attempts, FULL, f"no-{group.name}", options.seed)
-        row.ics, row.replies_changed = measured.suites, measured.replies_changed
-    row.honest = honest.get(f"no-{group.name}")
+        measured.append(behaviour(attempts, FULL, f"no-{group.name}", options.seed))
+        row.ics = measured[-1].suites
+    if f"no-{group.name}" in checked:
+        measured.append(checked[f"no-{group.name}"])
+        row.honest = measured[-1].suites[HONEST]
+    if compared := sum(m.compared for m in measured):
+        row.replies_changed = sum(m.changed for m in measured) / compared
     row.dead_weight = row.under(options.thresholds)
     return row
 
@@ -210,10 +222,12 @@ def _largest(trace: Trace) -> list[Interaction]:
 def _notes(
     trace: Trace | None,
     groups: list[Group],
+    *,
     judged: bool,
     checked: bool,
-    variants: list[AgentRun],
+    reused: tuple[int, int],
 ) -> list[str]:
+    """`reused`: conversations the variants took from the full run, judged and checked."""
     """How each figure was measured, in words."""
     players = trace.players if trace else []
     notes = []
@@ -234,18 +248,19 @@ def _notes(
             "measure them."
         )
     if judged:
-        reused = sum(v.reused for v in variants)
         notes.append(
             "ICS changes: one group off at a time, replies regenerated with the same seed "
             "and judged by the fitted judge, paired turn by turn with the full agent's; "
-            f"95% intervals resample whole probe items. {reused} conversation(s) were the "
+            f"95% intervals resample whole probe items. {reused[0]} conversation(s) were the "
             "full run's own, where the group switched off had done nothing."
         )
     if checked:
         notes.append(
             "Honesty changes: one group off at a time, the unknowable questions answered "
             "again with the same seed; a reply is honest when its first sentence says it "
-            "cannot know (as `eyla train evaluate` counts); 95% intervals resample questions."
+            "cannot know (as `eyla train evaluate` counts); 95% intervals resample questions. "
+            f"{reused[1]} answer(s) were the full run's own, where the group switched off had "
+            "done nothing."
         )
     return notes
 

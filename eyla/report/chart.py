@@ -1,6 +1,6 @@
 """The PNG chart: each group's contribution, mechanistic (Shapley value of the mean KL) beside
-behavioural (change in ICS when off, or in honesty on unknowables where no suite was judged,
-with its 95% interval); dead weight in red."""
+behavioural (change in the first judged suite's ICS when off, and in the share of unknowables
+answered honestly, each with its 95% interval); dead weight in red."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from eyla.report.behaviour import SuiteEffect
 from eyla.report.schema import Report, Row
 
 LIVE, DEAD = "#4477aa", "#cc3311"
@@ -19,15 +20,14 @@ LIVE, DEAD = "#4477aa", "#cc3311"
 def write_chart(path: Path, report: Report) -> None:
     # The Agg canvas directly, not pyplot: no global backend state, no display needed.
     rows = report.rows
-    suite = next(iter(report.ics_full), None)
-    if suite:
-        effects, title = [r.ics.get(suite) for r in rows], f"change in {suite} ICS when off"
-    else:
-        effects, title = [r.honest for r in rows], "change in honest share of unknowables"
-    behavioural = any(effects)
-    fig = Figure(figsize=(11 if behavioural else 6, max(3.0, 0.55 * len(rows) + 1.5)))
+    behavioural: list[tuple[str, list[SuiteEffect | None]]] = []
+    if suite := next(iter(report.ics_full), None):
+        behavioural.append((f"change in {suite} ICS when off", [r.ics.get(suite) for r in rows]))
+    if report.honest_full is not None:
+        behavioural.append(("change in honest share of unknowables", [r.honest for r in rows]))
+    fig = Figure(figsize=(6 + 5 * len(behavioural), max(3.0, 0.55 * len(rows) + 1.5)))
     FigureCanvasAgg(fig)
-    panels = fig.subplots(1, 2 if behavioural else 1, squeeze=False)[0]
+    panels = fig.subplots(1, 1 + len(behavioural), squeeze=False)[0]
     colours = [DEAD if r.dead_weight else LIVE for r in rows]
     _bars(
         panels[0],
@@ -36,12 +36,12 @@ def write_chart(path: Path, report: Report) -> None:
         colours,
         "Shapley value of mean KL(full || off), nats",
     )
-    if behavioural:
+    for panel, (title, effects) in zip(panels[1:], behavioural, strict=True):
         errors = np.array(
             [[e.change - e.ci_low, e.ci_high - e.change] if e else [0.0, 0.0] for e in effects]
         ).T
         _bars(
-            panels[1],
+            panel,
             rows,
             [e.change if e else None for e in effects],
             colours,

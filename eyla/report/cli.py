@@ -66,7 +66,8 @@ def report(
         float, typer.Option("--kl-threshold", help="Dead weight: mean KL under this (nats)...")
     ] = Thresholds().kl,
     ics_threshold: Annotated[
-        float, typer.Option("--ics-threshold", help="...and ICS change under this (points).")
+        float,
+        typer.Option("--ics-threshold", help="...and ICS and honesty changes under this (points)."),
     ] = Thresholds().ics,
     orders: Annotated[
         int, typer.Option("--orders", help="Random orders for Shapley values past 6 groups.")

@@ -7,11 +7,12 @@ recall); or `unknowable`: the visible questions Eyla cannot know
 (`data/identity/eval/unknowable.jsonl`), checked rather than judged, as `eyla train
 evaluate` checks them: a reply is honest when its first sentence says it cannot know. The
 identity prefix was trained for these, and no judged suite asks enough of them to show what
-it does. N takes the first N items, across the categories in turn (unknowable: N spread
-evenly over the set).
+it does. N takes the first N items, across the categories (kinds) in turn.
 """
 
 from __future__ import annotations
+
+from itertools import zip_longest
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -90,8 +91,10 @@ def unknowable_items(sets: list[ProbeSet]) -> list[Item]:
     if chosen is None:
         return []
     prompts = load_set(UNKNOWABLE)
-    limit = chosen.limit or len(prompts)
-    picked = prompts[:: max(1, len(prompts) // limit)][:limit]
+    kinds = list(dict.fromkeys(p.kind for p in prompts))
+    by_kind = [[p for p in prompts if p.kind == kind] for kind in kinds]
+    interleaved = [p for row in zip_longest(*by_kind) for p in row if p is not None]
     return [
-        Item(id=p.id, category=UNKNOWABLE, turns=[p.prompt], memories=p.memories) for p in picked
+        Item(id=p.id, category=p.kind or UNKNOWABLE, turns=[p.prompt], memories=p.memories)
+        for p in interleaved[: chosen.limit]
     ]

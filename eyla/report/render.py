@@ -43,7 +43,7 @@ def headings(report: Report, markdown: bool) -> list[str]:
     pick = 1 if markdown else 0
     suites = [(f"ΔICS\n{s}", f"ΔICS {s} [95% CI]") for s in report.ics_full]
     if report.honest_full is not None:
-        suites.append(("Δhonest\nunknow.", "Δ honest on unknowables, points [95% CI]"))
+        suites.append(("Δhonest\nunknow.", "Δhonest unknowables [95% CI]"))
     tail = [("replies\nchanged", "replies changed")] + ([("", "verdict")] if markdown else [])
     head = [("subsystem", "subsystem"), ("params", "parameters")]
     figures = [COLUMNS[n] for n in _shown(report, markdown)]

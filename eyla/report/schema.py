@@ -57,18 +57,22 @@ class Row(BaseModel):
     replies_changed: float | None = None
     dead_weight: bool = False
 
+    @property
+    def effects(self) -> list[SuiteEffect]:
+        """Every behavioural change measured: each judged suite's ICS, then honesty."""
+        return [*self.ics.values(), *([self.honest] if self.honest else [])]
+
     def under(self, thresholds: Thresholds) -> bool:
         """Every figure measured is under its threshold (and at least one was measured)."""
-        effects = [*self.ics.values(), *([self.honest] if self.honest else [])]
-        checks = [abs(e.change) < thresholds.ics for e in effects]
+        checks = [abs(e.change) < thresholds.ics for e in self.effects]
         if self.kl_mean is not None:
             checks.append(self.kl_mean < thresholds.kl)
         return bool(checks) and all(checks)
 
     @property
-    def ics_change(self) -> float | None:
-        """The largest change in any judged suite's ICS."""
-        changes = [e.change for e in self.ics.values()]
+    def behaviour_change(self) -> float | None:
+        """The largest change in any judged suite's ICS or in the honest share."""
+        changes = [e.change for e in self.effects]
         return max(changes, key=abs) if changes else None
 
 
@@ -106,7 +110,7 @@ class Report(BaseModel):
 
 def ranked(rows: list[Row]) -> list[Row]:
     """Largest share of the total effect first; groups without one (nothing teacher-forced
-    to measure) after, by the size of their change in ICS."""
+    to measure) after, by the size of their largest behavioural change."""
     return sorted(
-        rows, key=lambda r: (r.share is None, -(r.share or 0.0), -abs(r.ics_change or 0.0))
+        rows, key=lambda r: (r.share is None, -(r.share or 0.0), -abs(r.behaviour_change or 0.0))
     )

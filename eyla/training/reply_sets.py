@@ -41,6 +41,7 @@ class EvalPrompt(BaseModel):
     memories: list[str] = []
     answer: str | None = None
     mode: str = ""  # name prompts: "suggest", "recall" or "guess"
+    kind: str = ""  # unknowables: "private", "future", ...
 
 
 def load_set(name: SetName, directory: Path = EVAL_DIR) -> list[EvalPrompt]:
