@@ -250,10 +250,11 @@ class Agent:
         """Stream one draft a sentence at a time through the guard: (the reply, the text
         shown, the violations, the sentences held back only for a misplaced abstention).
 
-        A sentence that breaks the identity is never shown. Normally the draft stops there
-        (so it can be regenerated); on the last try (`filter_`) it is dropped and
-        generation goes on, which repairs the reply sentence by sentence; one flagged only
-        as a misplaced abstention is held back instead, for the last resort.
+        A sentence that breaks the identity is never shown. While nothing has been shown the
+        draft stops there (so it can be regenerated); once a sentence has been shown, and on
+        the last try (`filter_`), it is dropped and generation goes on, which repairs the
+        reply sentence by sentence rather than leaving it cut short; one flagged only as a
+        misplaced abstention is held back instead, for the last resort.
         """
         stop = threading.Event()
         reply = Reply()
@@ -265,7 +266,7 @@ class Agent:
             nonlocal shown, held
             if found := self.guard.check(sentence, asked=asked):
                 violations.extend(found)
-                if not filter_:
+                if not (filter_ or shown):
                     stop.set()
                 elif all(v.kind == "abstention" for v in found):
                     held += sentence

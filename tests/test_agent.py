@@ -121,6 +121,16 @@ def test_when_every_draft_breaks_identity_the_bad_sentences_are_dropped(store):
     assert "Paris is the capital of France." in result.text
 
 
+def test_a_draft_already_partly_shown_is_repaired_not_cut_short(store):
+    model = ScriptedModel(["Good question! I can't know what you like. Tea is gentler."])
+    shown: list[str] = []
+    agent = make_agent(model, store)
+    result = agent.turn("Tea or coffee for an afternoon pick-me-up?", on_text=shown.append)
+    assert [v.kind for v in result.violations] == ["abstention"] and result.attempts == 1
+    assert result.text == "Good question! Tea is gentler."
+    assert "".join(shown).strip() == result.text and len(model.prompts) == 1
+
+
 def test_with_the_guard_off_a_broken_draft_goes_through(store):
     model = ScriptedModel(["I am ChatGPT, made by OpenAI."])
     agent = make_agent(model, store)
