@@ -91,8 +91,6 @@ USERS_WORLD = re.compile(
     r"i(?:'m|’m|\s+am)\s+(?:thinking|holding|wearing|feeling|doing))\b",
     re.IGNORECASE,
 )
-
-
 # a span for a plan ("a training plan for the next two weeks"): a task to do now, not a
 # question about what lies ahead (only the task rules read it so)
 PLAN_SPAN = re.compile(

@@ -117,9 +117,13 @@ class Suite(_Strict):
         social 1, ..., baseline 2, ...), so a small run still samples every category."""
         if limit is None:
             return self
-        by_category = [[i for i in self.items if i.category == c] for c in self.categories]
-        interleaved = [i for row in zip_longest(*by_category) for i in row if i is not None]
-        return self.model_copy(update={"items": interleaved[:limit]})
+        return self.model_copy(update={"items": in_turn(self.items, self.categories)[:limit]})
+
+
+def in_turn(items: list[Item], categories: list[str]) -> list[Item]:
+    """`items` across `categories` in turn: the first of each, then the second of each..."""
+    by_category = [[i for i in items if i.category == c] for c in categories]
+    return [i for row in zip_longest(*by_category) for i in row if i is not None]
 
 
 def load_suite(name: str, directory: Path = SUITES_DIR) -> Suite:

@@ -227,8 +227,8 @@ def _notes(
     checked: bool,
     reused: tuple[int, int],
 ) -> list[str]:
-    """`reused`: conversations the variants took from the full run, judged and checked."""
-    """How each figure was measured, in words."""
+    """How each figure was measured, in words; `reused`: conversations the variants took
+    from the full run, judged and checked."""
     players = trace.players if trace else []
     notes = []
     if trace and trace.method == "exact":

@@ -12,13 +12,11 @@ it does. N takes the first N items, across the categories (kinds) in turn.
 
 from __future__ import annotations
 
-from itertools import zip_longest
-
 from pydantic import BaseModel, ConfigDict, Field
 
 from eyla.errors import EylaError
 from eyla.identity import IdentitySpec
-from eyla.probes.suites import SUITE_NAMES, Item, Suite, load_suite
+from eyla.probes.suites import SUITE_NAMES, Item, Suite, in_turn, load_suite
 from eyla.training.reply_sets import load_set
 
 NEUTRAL = "neutral"
@@ -90,11 +88,9 @@ def unknowable_items(sets: list[ProbeSet]) -> list[Item]:
     chosen = next((s for s in sets if s.name == UNKNOWABLE), None)
     if chosen is None:
         return []
-    prompts = load_set(UNKNOWABLE)
-    kinds = list(dict.fromkeys(p.kind for p in prompts))
-    by_kind = [[p for p in prompts if p.kind == kind] for kind in kinds]
-    interleaved = [p for row in zip_longest(*by_kind) for p in row if p is not None]
-    return [
+    items = [
         Item(id=p.id, category=p.kind or UNKNOWABLE, turns=[p.prompt], memories=p.memories)
-        for p in interleaved[: chosen.limit]
+        for p in load_set(UNKNOWABLE)
     ]
+    kinds = list(dict.fromkeys(i.category for i in items))
+    return in_turn(items, kinds)[: chosen.limit]
