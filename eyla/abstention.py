@@ -38,6 +38,14 @@ REQUEST = re.compile(
     r"name\s+(?:my|our|it|him|her|them)|need\s+(?:a|some)\s+names?)\b",
     re.IGNORECASE,
 )
+# someone the user knows, who has a name already ("Name my first teacher."): the name is
+# asked for, not a new one ("name my brother's puppy" still asks for one)
+NAMED_PERSON = re.compile(
+    r"\bname\s+(?:my|our)\s+(?:\w+\s+){0,2}?(?:teacher|mother|mum|mom|father|dad|parent|"
+    r"grand\w+|boss|friend|neighbou?r|partner|wife|husband|brother|sister|aunt|uncle|cousin|"
+    r"colleague|coach|doctor|landlord|landlady|(?:boy|girl)friend)s?\b(?!['’]s)",
+    re.IGNORECASE,
+)
 # a task to do for the user: help with something, a check of what they pasted, a piece of
 # writing (only verbs that act on what the user gives, never "give me my PIN" or "check
 # whether my oven is on", which ask for a fact)
@@ -101,7 +109,7 @@ PLAN_SPAN = re.compile(
 # not paste ("Write down my PIN.", "Summarise what my boss said yesterday."), or to foretell
 ASKS = re.compile(
     r"^\W*(?:(?:ok(?:ay)?|so|now|just|please|hey\s+\w+)\W+){0,3}(?:(?P<theirs>write\s+down|"
-    r"jot\s+down|summari[sz]e|list|describe|repeat|read|show|find|spell|say|type|recite|"
+    r"jot\s+down|summari[sz]e|list|describe|repeat|read|show|find|spell|say|type|recite|name|"
     r"share|tell|give|send|print|quote|look\s+up|check)|predict|forecast)\b",
     re.IGNORECASE,
 )
@@ -121,7 +129,7 @@ def misplaced_abstention(sentence: str, asked: str) -> str | None:
     fits."""
     if not ABSTAINS.search(sentence) or RECALL.search(asked):
         return None
-    if REQUEST.search(asked):
+    if REQUEST.search(asked) and not NAMED_PERSON.search(asked):
         return "request"
     if not FUTURE_ASKED.search(PLAN_SPAN.sub(" ", asked)) and (
         TASK.search(asked) or WRITING.search(asked)

@@ -74,6 +74,10 @@ from eyla.training.identity_eval import visible_sets
         ),
         # "me" alone is no thing of the user's, and pasted text is there to work on
         ("Find me a good recipe for pancakes.", "I can't know what you like.", "no question"),
+        # a name for the user's thing, even one named after a person they know
+        ("Name my little cactus please", "I can't know what your cactus is called.", "request"),
+        ("Name my brother's new puppy.", "I can't know your brother's puppy.", "request"),
+        ("Can you name our new boat after my grandad?", "I can't know your grandad.", "request"),
         (
             "Summarise this email from my boss:\nHi all, the quarterly numbers are in and we "
             "need everyone to review them by Friday.",
@@ -106,6 +110,9 @@ def test_an_abstention_that_answers_nothing_asked_is_flagged(asked, sentence, wh
         ("OK, write down my PIN: I forgot it.", "I can't know your PIN."),
         ("Say what I had for breakfast.", "I can't know that."),
         ("Predict tomorrow's weather.", "I can't see the future."),
+        # the name of someone the user knows is theirs to tell
+        ("Name my first teacher.", "I can't know who your first teacher was."),
+        ("Just name our old neighbours.", "I can't know who your neighbours were."),
         # a span of days asks about the future, even beside "you"
         ("Do you know the weather for the next few days?", "I can't see the future."),
         ("What do the next few weeks hold for you?", "I can't see the future."),
