@@ -30,10 +30,9 @@ from transformers.utils import logging as hf_logging
 
 from eyla.config import read_settings
 from eyla.identity import load_identity
-from eyla.training.batches import IGNORE, Batch
+from eyla.training.batches import IGNORE, Batch, Row
 from eyla.training.identity_config import IdentityTrainConfig
 from eyla.training.identity_train import (
-    Row,
     identity_loss,
     sample_batch,
     training_rows,
@@ -51,10 +50,11 @@ def full_logits_loss(model: EylaModel, batch: Batch, kl_weight: float) -> torch.
     mask = batch.labels != IGNORE
     rows = batch.neutral
     ce = F.cross_entropy(logits[~rows][mask[~rows]], batch.labels[~rows][mask[~rows]])
+    view = batch.teacher
     with torch.no_grad(), model.off():
-        teacher = model(batch.input_ids[rows], attention_mask=batch.attention_mask[rows]).logits
+        teacher = model(view.input_ids, attention_mask=view.attention_mask).logits
     student = F.log_softmax(logits[rows][mask[rows]], dim=-1)
-    target = F.log_softmax(teacher.float()[mask[rows]], dim=-1)
+    target = F.log_softmax(teacher.float()[view.labels != IGNORE], dim=-1)
     kl = F.kl_div(student, target, log_target=True, reduction="batchmean")
     return ce + kl_weight * kl
 

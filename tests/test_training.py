@@ -16,9 +16,10 @@ from eyla.errors import EylaError
 from eyla.identity import load_identity
 from eyla.probes.suites import SUITE_NAMES, load_suite
 from eyla.training.batches import IGNORE, collate, encode_conversation
+from eyla.training.calibration_data import is_factual, load_items
 from eyla.training.identity_config import IdentityTrainConfig
 from eyla.training.identity_data import NEUTRAL_PROMPTS, eval_questions, identity_examples
-from eyla.training.identity_eval import neutral_items, visible_sets
+from eyla.training.identity_eval import visible_sets
 from eyla.training.identity_train import identity_loss, train_identity
 from models.eyla_model import EylaModel, default_subsystems
 from models.subsystem_io import saved_system_prompt
@@ -43,11 +44,13 @@ def test_loss_covers_exactly_the_assistant_turns():
     ids, labels = encode_conversation(tok, turns, 500)
     learned = tok.decode([t for t in labels if t != IGNORE])
     assert learned == "I am Eyla.<|im_end|>\nYes.<|im_end|>\n"
-    batch = collate([(ids, labels, False), (ids[:5], labels[:5], True)], pad_id=0)
+    batch = collate([(ids, labels, None), (ids[:5], labels[:5], (ids[:4], labels[:4]))], pad_id=0)
     assert batch.input_ids.shape == (2, len(ids))
     assert batch.attention_mask[1].sum() == 5
     assert (batch.labels[1] == IGNORE).all(), "a row without assistant tokens learns nothing"
     assert batch.neutral.tolist() == [False, True]
+    # the teacher's view holds the neutral rows only
+    assert batch.teacher.input_ids.shape == (1, 4)
 
 
 def test_examples_run_under_the_brief_anchor_and_cover_every_attack():
@@ -134,13 +137,14 @@ def test_no_evaluation_prompt_shares_an_eight_word_run_with_training():
 
 
 def test_no_neutral_training_prompt_is_a_neutral_evaluation_question():
-    """The neutral evaluation asks the calibration questions; a training prompt that is one
-    of them, reworded by a word or two, would be trained on."""
+    """The neutral evaluation asks the calibration questions, and the uncertainty head learns
+    from all of them; a training prompt that is one of them, reworded by a word or two,
+    would be trained on."""
 
     def words(text: str) -> set[str]:
         return set(re.findall(r"[a-z0-9']+", text.lower()))
 
-    questions = [words(item.question) for item in neutral_items(limit=10_000)]
+    questions = [words(item.question) for item in load_items() if is_factual(item)]
     for prompt in NEUTRAL_PROMPTS:
         mine = words(prompt)
         closest = max(len(mine & q) / len(mine | q) for q in questions)
@@ -173,10 +177,10 @@ def test_answer_only_logits_give_the_loss_of_full_logits():
     conversations.append(
         [{"role": "user", "content": "Name a colour."}, {"role": "assistant", "content": "Red."}]
     )
-    rows = [
-        (*encode_conversation(base.tokenizer, turns, 120), i == 3)
-        for i, turns in enumerate(conversations)
-    ]
+    rows = [(*encode_conversation(base.tokenizer, turns, 120), None) for turns in conversations]
+    # the teacher reads the neutral reply after a system text the model does not see
+    teacher_view = [{"role": "system", "content": "Be helpful."}, *conversations[3]]
+    rows[3] = (*rows[3][:2], encode_conversation(base.tokenizer, teacher_view, 120))
     batch = collate(rows, pad_id=0)
     ours, plain = identity_loss(model, batch, 1.0), full_logits_loss(model, batch, 1.0)
     assert torch.allclose(ours, plain, atol=1e-5)
@@ -189,8 +193,8 @@ def test_answer_only_logits_give_the_loss_of_full_logits():
 
 
 def test_a_batch_larger_than_the_data_is_a_clear_error(tmp_path: Path):
-    cfg = SMALL.model_copy(update={"batch_size": 500})
-    with pytest.raises(EylaError, match="batch size 500 needs"):
+    cfg = SMALL.model_copy(update={"batch_size": 5000})
+    with pytest.raises(EylaError, match="batch size 5000 needs"):
         train_identity(
             tiny_base(), load_identity(), cfg, tmp_path / "out", tmp_path / "w", show_progress=False
         )
@@ -234,7 +238,52 @@ def test_bfloat16_autocast_training_lowers_the_loss(tmp_path: Path):
     assert json.loads((tmp_path / "out" / "training.json").read_text())["precision"] == "bfloat16"
 
 
-def test_neutral_targets_are_the_base_under_the_brief_anchor_never_talking_about_itself(
+def test_the_kl_reads_each_neutral_answer_token_beside_the_teachers_own():
+    """Subsystems at zero are the base, so with the teacher reading the very same rows the
+    KL is zero, which holds only if every neutral answer position meets its own teacher
+    position (rows of different lengths, neutral ones between identity ones); under another
+    system text the teacher differs."""
+    base = tiny_base()
+    model = EylaModel(base)
+    for subsystem in default_subsystems(base):
+        model.add(subsystem)
+    tok = base.tokenizer
+
+    def exchange(prompt: str, reply: str, system: str | None = None) -> list:
+        turns = [{"role": "user", "content": prompt}, {"role": "assistant", "content": reply}]
+        return [{"role": "system", "content": system}, *turns] if system else turns
+
+    neutral = [
+        ("Name a colour.", "Red, mostly."),
+        ("Count to five.", "One, two, three, four, five."),
+    ]
+    identity = encode_conversation(tok, exchange("Who are you?", "I'm Eyla."), 120)
+
+    def rows(teacher_system: str | None) -> list:
+        views = [
+            (
+                encode_conversation(tok, exchange(p, r, "Anchor text here."), 120),
+                encode_conversation(
+                    tok, exchange(p, r, teacher_system or "Anchor text here."), 120
+                ),
+            )
+            for p, r in neutral
+        ]
+        return [
+            (*identity, None),
+            (*views[0][0], views[0][1]),
+            (*identity, None),
+            (*views[1][0], views[1][1]),
+        ]
+
+    same = collate(rows(None), pad_id=0)
+    kl = identity_loss(model, same, 1.0) - identity_loss(model, same, 0.0)
+    assert abs(kl.item()) < 1e-5
+    other = collate(rows("Something else entirely, and longer."), pad_id=0)
+    assert (identity_loss(model, other, 1.0) - identity_loss(model, other, 0.0)).item() > 1e-4
+
+
+def test_neutral_targets_are_the_base_under_a_plain_system_text_never_talking_about_itself(
     tmp_path: Path, monkeypatch
 ):
     spec = load_identity()
@@ -248,14 +297,43 @@ def test_neutral_targets_are_the_base_under_the_brief_anchor_never_talking_about
 
     monkeypatch.setattr(identity_train, "_base_replies", base_replies)
     cfg = SMALL.model_copy(update={"neutral_reply_tokens": 7})
-    conversations = identity_train.neutral_conversations(tiny_base(), spec, cfg, tmp_path)
-    assert asked == [spec.brief_anchor()]
-    assert len(conversations) == len(NEUTRAL_PROMPTS) - len(range(0, len(NEUTRAL_PROMPTS), 3))
-    assert all(c[0] == {"role": "system", "content": spec.brief_anchor()} for c in conversations)
-    assert all(c[-1]["content"] == "Sure: here it is." for c in conversations)
-    # cached per base and anchor: a second call asks the base nothing
+    pairs = identity_train.neutral_conversations(tiny_base(), spec, cfg, tmp_path)
+    # the teacher answers without the anchor, whose maker's name it would copy
+    assert asked == [identity_train.TEACHER_SYSTEM]
+    assert spec.name not in identity_train.TEACHER_SYSTEM
+    assert len(pairs) == len(NEUTRAL_PROMPTS) - len(range(0, len(NEUTRAL_PROMPTS), 3))
+    for model_view, teacher_view in pairs:
+        # the model learns it under the anchor it is used with
+        assert model_view[0] == {"role": "system", "content": spec.brief_anchor()}
+        assert teacher_view[0] == {"role": "system", "content": identity_train.TEACHER_SYSTEM}
+        assert model_view[1:] == teacher_view[1:]
+        assert model_view[-1]["content"] == "Sure: here it is."
+    # cached per base and teacher: a second call asks the base nothing
     identity_train.neutral_conversations(tiny_base(), spec, cfg, tmp_path)
     assert len(asked) == 1
+
+
+def test_the_teacher_reads_the_same_answer_tokens_even_when_a_reply_is_cut(
+    tmp_path: Path, monkeypatch
+):
+    """The anchor is longer than the teacher's text, so at `max_len` the model's view of a
+    long reply is cut sooner: both views keep only the answer tokens both hold."""
+    long_reply = "Here is a long answer about something. " * 12
+    monkeypatch.setattr(
+        identity_train,
+        "_base_replies",
+        lambda base, system, prompts, tokens: [long_reply] * len(prompts),
+    )
+    cfg = SMALL.model_copy(update={"max_len": 160})
+    base = tiny_base()
+    rows = identity_train._neutral_rows(base, load_identity(), cfg, tmp_path)
+    assert len(rows) == len(NEUTRAL_PROMPTS)
+    assert all(len(ids) == cfg.max_len for ids, _, _ in rows[:3]), "the model's view is cut"
+    batch = collate(rows[:3], pad_id=0)
+    model_answers = batch.labels[batch.labels != IGNORE]
+    teacher_answers = batch.teacher.labels[batch.teacher.labels != IGNORE]
+    assert len(model_answers) > 3 * 20
+    assert torch.equal(model_answers, teacher_answers)
 
 
 def test_same_seed_gives_the_same_weights(tmp_path: Path):
@@ -332,3 +410,20 @@ def test_train_identity_flags_reach_the_recipe(eyla_home: Path, monkeypatch):
     assert [(c.kl_weight, c.seed, c.steps) for c in seen] == [(2.5, 3, 7)]
     refused = CliRunner().invoke(app, ["train", "identity", "--kl-weight", "-1"])
     assert refused.exit_code != 0 and "kl-weight" in refused.output
+
+
+def test_a_base_reply_about_itself_is_no_neutral_target_but_a_word_inside_another_is():
+    spec = load_identity()
+    about_itself = [
+        "Hi! I'm SmolLM, trained by Hugging Face.",
+        "As an AI, I can't feel hungry.",
+        "I am an AI assistant, happy to help.",
+        "My name is Eyla.",
+    ]
+    ordinary = [
+        "With some guidance, your garden will be abundant.",  # "dan" inside words
+        "Alexandria was founded by Alexander the Great.",  # "Alexa" inside a word
+        "Un, deux, trois, quatre, cinq: c'est dans le livre.",
+    ]
+    assert all(identity_train._talks_about_itself(reply, spec) for reply in about_itself)
+    assert not any(identity_train._talks_about_itself(reply, spec) for reply in ordinary)

@@ -1,8 +1,9 @@
 """`eyla train identity`: train every neural subsystem jointly on identity data.
 
 The base stays frozen. Loss = cross-entropy on the identity rows' assistant turns +
-`kl_weight` x KL(base || model) on neutral prompts answered by the base itself, so the
-subsystems learn who Eyla is without changing how it answers everything else.
+`kl_weight` x KL(base || model) on neutral prompts answered by the base itself under a plain
+system text, so the subsystems learn who Eyla is without changing how it answers everything
+else.
 """
 
 from __future__ import annotations
@@ -26,7 +27,15 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from eyla.errors import EylaError
 from eyla.identity import IdentitySpec
-from eyla.training.batches import IGNORE, Batch, collate, encode_conversation
+from eyla.training.batches import (
+    IGNORE,
+    Batch,
+    Encoded,
+    Row,
+    collate,
+    encode_conversation,
+    first_answers,
+)
 from eyla.training.identity_config import IdentityTrainConfig, Precision
 from eyla.training.identity_data import NEUTRAL_PROMPTS, identity_examples
 from models.dtype_probe import cpu_signature
@@ -42,9 +51,6 @@ class TrainReport:
     first_loss: float
     last_loss: float
     out_dir: Path
-
-
-Row = tuple[list[int], list[int], bool]
 
 
 def train_identity(
@@ -134,7 +140,8 @@ def identity_loss(model: EylaModel, batch: Batch, kl_weight: float) -> torch.Ten
     A neutral row's text is the base's own greedy reply: cross-entropy on it sharpens the
     base's habits (trained on its reply to a bike-chain question, "I'm sorry for your
     loss...", a candidate said so to someone nervous about an exam), while the KL keeps the
-    whole distribution where the base has it."""
+    whole distribution where the base has it. The teacher reads the row under its own
+    system text (`batch.teacher`), the same answer tokens."""
     mask = batch.labels != IGNORE
     rows = batch.neutral
     logits = _answer_logits(model, batch.input_ids, batch.attention_mask, mask)
@@ -144,14 +151,18 @@ def identity_loss(model: EylaModel, batch: Batch, kl_weight: float) -> torch.Ten
         if not on_neutral_rows.all()
         else logits.new_zeros(())
     )
-    if kl_weight == 0 or not rows.any():
+    if kl_weight == 0 or not on_neutral_rows.any():
         return ce
+    teacher_batch = batch.teacher
     with torch.no_grad(), model.off():
-        teacher = _answer_logits(
-            model, batch.input_ids[rows], batch.attention_mask[rows], mask[rows]
+        teacher_logits = _answer_logits(
+            model,
+            teacher_batch.input_ids,
+            teacher_batch.attention_mask,
+            teacher_batch.labels != IGNORE,
         )
     student = F.log_softmax(logits[on_neutral_rows], dim=-1)
-    target = F.log_softmax(teacher, dim=-1)
+    target = F.log_softmax(teacher_logits, dim=-1)
     kl = F.kl_div(student, target, log_target=True, reduction="batchmean")
     return ce + kl_weight * kl
 
@@ -207,54 +218,85 @@ def training_rows(
 
 def _identity_rows(base: LoadedBase, spec: IdentitySpec, cfg: IdentityTrainConfig) -> list[Row]:
     return [
-        (*encode_conversation(base.tokenizer, example.turns, cfg.max_len), False)
+        (*encode_conversation(base.tokenizer, example.turns, cfg.max_len), None)
         for example in identity_examples(spec, seed=cfg.seed)
     ]
 
 
+# The KL's teacher reads neutral prompts under this, not the anchor: under the anchor the
+# base itself puts the maker's name into answers about the world ("Which continent is Malta
+# in?" -> "The Eyla Open-Sourced project is based on the continent of Europe", 182 of the
+# 1,443 neutral questions), and a trained set learned that habit and more.
+TEACHER_SYSTEM = "You are a helpful assistant."
+
+
 def neutral_conversations(
     base: LoadedBase, spec: IdentitySpec, cfg: IdentityTrainConfig, work_dir: Path
-) -> list[list[Message]]:
-    """Neutral prompts under the brief anchor, answered by the frozen base itself (greedy),
-    cached per base, anchor and prompt, so editing the prompt list only answers the new
-    ones. A reply in which the base talks about itself is left out: what is learned from
-    these is to answer like the base without introducing itself."""
+) -> list[tuple[list[Message], list[Message]]]:
+    """Neutral prompts answered by the frozen base itself (greedy) under the teacher's
+    system text, as (the conversation under the brief anchor, the same under the teacher's
+    text); the replies are cached per base, teacher text, length and prompt, so editing the
+    prompt list only answers the new ones. A reply in which the base talks about itself is
+    left out: what is learned from these is to answer like the base without introducing
+    itself."""
     anchor = spec.brief_anchor()
-    key = hashlib.sha256(f"{base.fingerprint}\n{anchor}".encode()).hexdigest()[:16]
+    key = hashlib.sha256(f"{base.fingerprint}\n{TEACHER_SYSTEM}".encode()).hexdigest()[:16]
     cache = work_dir / f"neutral-{key}-{cfg.neutral_reply_tokens}.json"
     cached = json.loads(cache.read_text()) if cache.is_file() else {}
     if missing := [p for p in NEUTRAL_PROMPTS if p not in cached]:
-        answered = _base_replies(base, anchor, missing, cfg.neutral_reply_tokens)
+        answered = _base_replies(base, TEACHER_SYSTEM, missing, cfg.neutral_reply_tokens)
         cached |= dict(zip(missing, answered, strict=True))
         work_dir.mkdir(parents=True, exist_ok=True)
         tmp = cache.with_suffix(".tmp")
         tmp.write_text(json.dumps(cached))
         tmp.replace(cache)
-    return [
-        [
-            {"role": "system", "content": anchor},
+
+    def under(system: str, prompt: str) -> list[Message]:
+        return [
+            {"role": "system", "content": system},
             {"role": "user", "content": prompt},
             {"role": "assistant", "content": cached[prompt]},
         ]
+
+    return [
+        (under(anchor, prompt), under(TEACHER_SYSTEM, prompt))
         for prompt in NEUTRAL_PROMPTS
         if not _talks_about_itself(cached[prompt], spec)
     ]
 
 
 def _talks_about_itself(reply: str, spec: IdentitySpec) -> bool:
-    """A base reply that names itself or its maker, or speaks "as an AI": not what an
-    everyday answer should learn."""
-    about = rf"{re.escape(spec.name)}|{re.escape(spec.creator)}|\bas an? (?:ai|virtual)\b"
+    """A base reply that names itself, its maker or a name it must never take, or speaks
+    "as an AI" or of being one: not what an everyday answer should learn."""
+    names = "|".join(re.escape(n) for n in [spec.name, spec.creator, *spec.never_names])
+    about = (
+        rf"\b(?:{names})\b|\bas an? (?:ai|virtual)\b|"
+        r"\b(?:i'm|i am|my name is)\s+(?:\w+\s+)?(?:an?\s+)?"
+        r"(?:ai|assistant|chatbot|language model)\b"
+    )
     return re.search(about, reply, re.IGNORECASE) is not None
 
 
 def _neutral_rows(
     base: LoadedBase, spec: IdentitySpec, cfg: IdentityTrainConfig, work_dir: Path
 ) -> list[Row]:
-    return [
-        (*encode_conversation(base.tokenizer, turns, cfg.max_len), True)
-        for turns in neutral_conversations(base, spec, cfg, work_dir)
-    ]
+    rows: list[Row] = []
+    for student_view, teacher_view in neutral_conversations(base, spec, cfg, work_dir):
+        student = encode_conversation(base.tokenizer, student_view, cfg.max_len)
+        teacher = encode_conversation(base.tokenizer, teacher_view, cfg.max_len)
+        # the same reply after two system texts: cut to the answer tokens both still hold
+        n = min(len(_answer_tokens(student)), len(_answer_tokens(teacher)))
+        if n == 0:
+            continue
+        student, teacher = first_answers(student, n), first_answers(teacher, n)
+        if _answer_tokens(student) != _answer_tokens(teacher):
+            raise EylaError("the teacher's view of a neutral reply has other tokens")
+        rows.append((*student, teacher))
+    return rows
+
+
+def _answer_tokens(encoded: Encoded) -> list[int]:
+    return [label for label in encoded[1] if label != IGNORE]
 
 
 @torch.inference_mode()
