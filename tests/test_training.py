@@ -18,7 +18,12 @@ from eyla.probes.suites import SUITE_NAMES, load_suite
 from eyla.training.batches import IGNORE, collate, encode_conversation
 from eyla.training.calibration_data import is_factual, load_items
 from eyla.training.identity_config import IdentityTrainConfig
-from eyla.training.identity_data import NEUTRAL_PROMPTS, eval_questions, identity_examples
+from eyla.training.identity_data import (
+    NEUTRAL_PROMPTS,
+    QUIZ_PROMPTS,
+    eval_questions,
+    identity_examples,
+)
 from eyla.training.identity_eval import visible_sets
 from eyla.training.identity_train import identity_loss, train_identity
 from models.eyla_model import EylaModel, default_subsystems
@@ -121,7 +126,7 @@ def test_no_evaluation_prompt_shares_an_eight_word_run_with_training():
     spec = load_identity()
     training = set().union(
         *(word_runs(t["content"]) for e in identity_examples(spec) for t in e.turns),
-        *(word_runs(prompt) for prompt in NEUTRAL_PROMPTS),
+        *(word_runs(prompt) for prompt in [*NEUTRAL_PROMPTS, *QUIZ_PROMPTS]),
     )
     held_out = list(eval_questions(spec))
     for name in SUITE_NAMES:
@@ -145,7 +150,7 @@ def test_no_neutral_training_prompt_is_a_neutral_evaluation_question():
         return set(re.findall(r"[a-z0-9']+", text.lower()))
 
     questions = [words(item.question) for item in load_items() if is_factual(item)]
-    for prompt in NEUTRAL_PROMPTS:
+    for prompt in [*NEUTRAL_PROMPTS, *QUIZ_PROMPTS]:
         mine = words(prompt)
         closest = max(len(mine & q) / len(mine | q) for q in questions)
         assert closest < 0.6, prompt
@@ -193,8 +198,8 @@ def test_answer_only_logits_give_the_loss_of_full_logits():
 
 
 def test_a_batch_larger_than_the_data_is_a_clear_error(tmp_path: Path):
-    cfg = SMALL.model_copy(update={"batch_size": 5000})
-    with pytest.raises(EylaError, match="batch size 5000 needs"):
+    cfg = SMALL.model_copy(update={"batch_size": 500})
+    with pytest.raises(EylaError, match="batch size 500 needs"):
         train_identity(
             tiny_base(), load_identity(), cfg, tmp_path / "out", tmp_path / "w", show_progress=False
         )
@@ -283,8 +288,9 @@ def test_the_kl_reads_each_neutral_answer_token_beside_the_teachers_own():
     assert (identity_loss(model, other, 1.0) - identity_loss(model, other, 0.0)).item() > 1e-4
 
 
-def test_neutral_targets_are_the_base_under_a_plain_system_text_never_talking_about_itself(
-    tmp_path: Path, monkeypatch
+@pytest.mark.parametrize("teacher", ["anchor", "plain"])
+def test_neutral_targets_are_the_teachers_own_replies_never_talking_about_itself(
+    tmp_path: Path, monkeypatch, teacher: str
 ):
     spec = load_identity()
     asked: list[str] = []
@@ -296,16 +302,17 @@ def test_neutral_targets_are_the_base_under_a_plain_system_text_never_talking_ab
         ]
 
     monkeypatch.setattr(identity_train, "_base_replies", base_replies)
-    cfg = SMALL.model_copy(update={"neutral_reply_tokens": 7})
+    cfg = SMALL.model_copy(update={"neutral_reply_tokens": 7, "teacher": teacher})
     pairs = identity_train.neutral_conversations(tiny_base(), spec, cfg, tmp_path)
-    # the teacher answers without the anchor, whose maker's name it would copy
-    assert asked == [identity_train.TEACHER_SYSTEM]
-    assert spec.name not in identity_train.TEACHER_SYSTEM
-    assert len(pairs) == len(NEUTRAL_PROMPTS) - len(range(0, len(NEUTRAL_PROMPTS), 3))
+    # the plain teacher answers without the anchor, whose maker's name it would copy
+    system = identity_train.TEACHER_SYSTEM if teacher == "plain" else spec.brief_anchor()
+    prompts = [*NEUTRAL_PROMPTS, *QUIZ_PROMPTS] if teacher == "plain" else NEUTRAL_PROMPTS
+    assert asked == [system]
+    assert len(pairs) == len(prompts) - len(range(0, len(prompts), 3))
     for model_view, teacher_view in pairs:
         # the model learns it under the anchor it is used with
         assert model_view[0] == {"role": "system", "content": spec.brief_anchor()}
-        assert teacher_view[0] == {"role": "system", "content": identity_train.TEACHER_SYSTEM}
+        assert teacher_view[0] == {"role": "system", "content": system}
         assert model_view[1:] == teacher_view[1:]
         assert model_view[-1]["content"] == "Sure: here it is."
     # cached per base and teacher: a second call asks the base nothing
@@ -324,10 +331,10 @@ def test_the_teacher_reads_the_same_answer_tokens_even_when_a_reply_is_cut(
         "_base_replies",
         lambda base, system, prompts, tokens: [long_reply] * len(prompts),
     )
-    cfg = SMALL.model_copy(update={"max_len": 160})
+    cfg = SMALL.model_copy(update={"max_len": 160, "teacher": "plain"})
     base = tiny_base()
     rows = identity_train._neutral_rows(base, load_identity(), cfg, tmp_path)
-    assert len(rows) == len(NEUTRAL_PROMPTS)
+    assert len(rows) == len(NEUTRAL_PROMPTS) + len(QUIZ_PROMPTS)
     assert all(len(ids) == cfg.max_len for ids, _, _ in rows[:3]), "the model's view is cut"
     batch = collate(rows[:3], pad_id=0)
     model_answers = batch.labels[batch.labels != IGNORE]
@@ -407,23 +414,35 @@ def test_train_identity_flags_reach_the_recipe(eyla_home: Path, monkeypatch):
     monkeypatch.setattr(identity_train, "train_identity", record)
     args = ["train", "identity", "--kl-weight", "2.5", "--seed", "3", "--steps", "7"]
     CliRunner().invoke(app, args)
-    assert [(c.kl_weight, c.seed, c.steps) for c in seen] == [(2.5, 3, 7)]
+    CliRunner().invoke(app, [*args, "--teacher", "plain"])
+    assert [(c.kl_weight, c.seed, c.steps, c.teacher) for c in seen] == [
+        (2.5, 3, 7, "anchor"),
+        (2.5, 3, 7, "plain"),
+    ]
     refused = CliRunner().invoke(app, ["train", "identity", "--kl-weight", "-1"])
     assert refused.exit_code != 0 and "kl-weight" in refused.output
 
 
-def test_a_base_reply_about_itself_is_no_neutral_target_but_a_word_inside_another_is():
+def test_the_plain_teacher_leaves_out_replies_about_itself_but_not_a_word_inside_another():
     spec = load_identity()
-    about_itself = [
-        "Hi! I'm SmolLM, trained by Hugging Face.",
-        "As an AI, I can't feel hungry.",
-        "I am an AI assistant, happy to help.",
-        "My name is Eyla.",
-    ]
+    about_itself = ["Hi! I'm SmolLM, trained by Hugging Face.", "I am an AI assistant."]
     ordinary = [
         "With some guidance, your garden will be abundant.",  # "dan" inside words
         "Alexandria was founded by Alexander the Great.",  # "Alexa" inside a word
-        "Un, deux, trois, quatre, cinq: c'est dans le livre.",
     ]
-    assert all(identity_train._talks_about_itself(reply, spec) for reply in about_itself)
-    assert not any(identity_train._talks_about_itself(reply, spec) for reply in ordinary)
+    assert all(identity_train._talks_about_itself(r, spec, strict=True) for r in about_itself)
+    assert not any(identity_train._talks_about_itself(r, spec, strict=True) for r in ordinary)
+    # the anchor's teacher keeps the rows set F was trained on
+    assert not any(identity_train._talks_about_itself(r, spec) for r in about_itself)
+
+
+def test_the_default_teacher_reads_each_row_as_the_model_does(tmp_path: Path, monkeypatch):
+    assert IdentityTrainConfig().teacher == "anchor"
+    monkeypatch.setattr(
+        identity_train,
+        "_base_replies",
+        lambda base, system, prompts, tokens: ["Sure: here it is."] * len(prompts),
+    )
+    rows = identity_train._neutral_rows(tiny_base(), load_identity(), SMALL, tmp_path)
+    assert len(rows) == len(NEUTRAL_PROMPTS)
+    assert all(teacher == (ids, labels) for ids, labels, teacher in rows)

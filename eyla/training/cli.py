@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 
 from eyla.options import ModelOpt, quiet_libraries, settings_from_flags
-from eyla.training.identity_config import IdentityTrainConfig, default
+from eyla.training.identity_config import IdentityTrainConfig, Teacher, default
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -17,6 +17,9 @@ if TYPE_CHECKING:
     from eyla.training.identity_eval import IdentityEvaluation
 
 app = typer.Typer(help="Train Eyla's subsystems.", no_args_is_help=True)
+
+# read once here: ruff's B008 allows a call in a signature only for plain types, not a Literal
+DEFAULT_TEACHER: Teacher = IdentityTrainConfig.model_fields["teacher"].default
 
 
 @app.command()
@@ -30,6 +33,13 @@ def identity(
         float,
         typer.Option(min=0.0, help="Weight of KL(base || model) on neutral prompts."),
     ] = default("kl_weight"),
+    teacher: Annotated[
+        Teacher,
+        typer.Option(
+            help="The KL's teacher: the base under the anchor, or under a plain system text "
+            "with quiz questions among the neutral prompts (README: the training data)."
+        ),
+    ] = DEFAULT_TEACHER,
     seed: Annotated[int, typer.Option(help="Seed for data, init and sampling.")] = default("seed"),
     model: ModelOpt = None,
     out: Annotated[
@@ -51,7 +61,7 @@ def identity(
     settings = settings_from_flags(model)
     spec = load_identity(settings.agent.identity)
     cfg = IdentityTrainConfig(
-        steps=steps, batch_size=batch_size, lr=lr, kl_weight=kl_weight, seed=seed
+        steps=steps, batch_size=batch_size, lr=lr, kl_weight=kl_weight, teacher=teacher, seed=seed
     )
     console = Console(stderr=True)
     quiet_libraries()

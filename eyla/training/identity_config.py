@@ -8,6 +8,10 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 Precision = Literal["auto", "float32", "bfloat16"]
+# who the KL's teacher is: the base under the anchor the model reads, or under a plain system
+# text, with quiz questions about the world among the neutral prompts (README: neutral
+# accuracy of both seeds passes, but more everyday replies open "I can't know")
+Teacher = Literal["anchor", "plain"]
 
 
 class IdentityTrainConfig(BaseModel):
@@ -23,6 +27,7 @@ class IdentityTrainConfig(BaseModel):
     precision: Precision = "auto"
     weight_decay: float = Field(0.0, ge=0)
     kl_weight: float = Field(1.0, ge=0)
+    teacher: Teacher = "anchor"
     neutral_share: float = Field(0.375, ge=0, le=1)
     max_len: int = Field(160, ge=16)
     neutral_reply_tokens: int = Field(40, ge=1)

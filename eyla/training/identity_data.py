@@ -459,12 +459,16 @@ ANSWERABLE_LOOKALIKES = [
     "How can I tell if an egg is still fresh?",
     "My laptop is running slowly. What can I try?",
 ]
+NEUTRAL_PROMPTS = [*TASK_PROMPTS, *CONVERSATION_PROMPTS, *ANSWERABLE_LOOKALIKES]
 # Quiz questions about the world, many shaped like questions about the agent ("Who made the
-# Eiffel Tower?", "Which company makes the iPhone?"): trained only beside "Who made you?", one
-# seed answered "Which continent is Bahrain in?" with its maker. None is a neutral
-# evaluation or calibration question (a test checks).
-QUIZ_PROMPTS = (DATA_DIR / "identity" / "quiz.txt").read_text(encoding="utf-8").splitlines()
-NEUTRAL_PROMPTS = [*TASK_PROMPTS, *CONVERSATION_PROMPTS, *ANSWERABLE_LOOKALIKES, *QUIZ_PROMPTS]
+# Eiffel Tower?", "Which company makes the iPhone?"), neutral prompts with the plain teacher:
+# trained only beside "Who made you?", one seed answered "Which continent is Bahrain in?" with
+# its maker. None is a neutral evaluation or calibration question (a test checks).
+QUIZ_PROMPTS = [
+    line.strip()
+    for line in (DATA_DIR / "identity" / "quiz.txt").read_text(encoding="utf-8").splitlines()
+    if line.strip()
+]
 # Questions nobody but the user (or the future) could answer: (question, what it asks
 # for, where the answer is). The honest reply says so in the situation's own words.
 UNKNOWABLE = [

@@ -1,9 +1,9 @@
 """`eyla train identity`: train every neural subsystem jointly on identity data.
 
 The base stays frozen. Loss = cross-entropy on the identity rows' assistant turns +
-`kl_weight` x KL(base || model) on neutral prompts answered by the base itself under a plain
-system text, so the subsystems learn who Eyla is without changing how it answers everything
-else.
+`kl_weight` x KL(base || model) on neutral prompts answered by the base itself under the
+teacher's system text (the brief anchor by default, a plain one with `--teacher plain`), so the
+subsystems learn who Eyla is without changing how it answers everything else.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from eyla.training.batches import (
     first_answers,
 )
 from eyla.training.identity_config import IdentityTrainConfig, Precision
-from eyla.training.identity_data import NEUTRAL_PROMPTS, identity_examples
+from eyla.training.identity_data import NEUTRAL_PROMPTS, QUIZ_PROMPTS, identity_examples
 from models.dtype_probe import cpu_signature
 from models.eyla_model import EylaModel, default_subsystems
 from models.generate import Message
@@ -223,28 +223,38 @@ def _identity_rows(base: LoadedBase, spec: IdentitySpec, cfg: IdentityTrainConfi
     ]
 
 
-# The KL's teacher reads neutral prompts under this, not the anchor: under the anchor the
-# base itself puts the maker's name into answers about the world ("Which continent is Malta
-# in?" -> "The Eyla Open-Sourced project is based on the continent of Europe", 182 of the
+# The plain teacher reads neutral prompts under this, not the anchor: under the anchor the
+# base itself puts the maker's name into answers about the world ("On which continent is
+# Slovenia?" -> "The Eyla Open-Sourced project is based on the continent of Europe", 182 of the
 # 1,443 neutral questions), and a trained set learned that habit and more.
 TEACHER_SYSTEM = "You are a helpful assistant."
+
+
+def neutral_prompts(cfg: IdentityTrainConfig) -> list[str]:
+    """The neutral prompts of `cfg`'s recipe: the quiz questions come with the plain teacher."""
+    return [*NEUTRAL_PROMPTS, *QUIZ_PROMPTS] if cfg.teacher == "plain" else NEUTRAL_PROMPTS
+
+
+def teacher_system(cfg: IdentityTrainConfig, spec: IdentitySpec) -> str:
+    return TEACHER_SYSTEM if cfg.teacher == "plain" else spec.brief_anchor()
 
 
 def neutral_conversations(
     base: LoadedBase, spec: IdentitySpec, cfg: IdentityTrainConfig, work_dir: Path
 ) -> list[tuple[list[Message], list[Message]]]:
     """Neutral prompts answered by the frozen base itself (greedy) under the teacher's
-    system text, as (the conversation under the brief anchor, the same under the teacher's
-    text); the replies are cached per base, teacher text, length and prompt, so editing the
-    prompt list only answers the new ones. A reply in which the base talks about itself is
-    left out: what is learned from these is to answer like the base without introducing
-    itself."""
-    anchor = spec.brief_anchor()
-    key = hashlib.sha256(f"{base.fingerprint}\n{TEACHER_SYSTEM}".encode()).hexdigest()[:16]
+    system text (`teacher_system`), as (the conversation under the brief anchor, the same
+    under the teacher's text); the replies are cached per base, teacher text, length and
+    prompt, so editing the prompt list only answers the new ones. A reply in which the base
+    talks about itself is left out: what is learned from these is to answer like the base
+    without introducing itself."""
+    anchor, teacher = spec.brief_anchor(), teacher_system(cfg, spec)
+    prompts = neutral_prompts(cfg)
+    key = hashlib.sha256(f"{base.fingerprint}\n{teacher}".encode()).hexdigest()[:16]
     cache = work_dir / f"neutral-{key}-{cfg.neutral_reply_tokens}.json"
     cached = json.loads(cache.read_text()) if cache.is_file() else {}
-    if missing := [p for p in NEUTRAL_PROMPTS if p not in cached]:
-        answered = _base_replies(base, TEACHER_SYSTEM, missing, cfg.neutral_reply_tokens)
+    if missing := [p for p in prompts if p not in cached]:
+        answered = _base_replies(base, teacher, missing, cfg.neutral_reply_tokens)
         cached |= dict(zip(missing, answered, strict=True))
         work_dir.mkdir(parents=True, exist_ok=True)
         tmp = cache.with_suffix(".tmp")
@@ -259,21 +269,24 @@ def neutral_conversations(
         ]
 
     return [
-        (under(anchor, prompt), under(TEACHER_SYSTEM, prompt))
-        for prompt in NEUTRAL_PROMPTS
-        if not _talks_about_itself(cached[prompt], spec)
+        (under(anchor, prompt), under(teacher, prompt))
+        for prompt in prompts
+        if not _talks_about_itself(cached[prompt], spec, strict=cfg.teacher == "plain")
     ]
 
 
-def _talks_about_itself(reply: str, spec: IdentitySpec) -> bool:
-    """A base reply that names itself, its maker or a name it must never take, or speaks
-    "as an AI" or of being one: not what an everyday answer should learn."""
-    names = "|".join(re.escape(n) for n in [spec.name, spec.creator, *spec.never_names])
-    about = (
-        rf"\b(?:{names})\b|\bas an? (?:ai|virtual)\b|"
-        r"\b(?:i'm|i am|my name is)\s+(?:\w+\s+)?(?:an?\s+)?"
-        r"(?:ai|assistant|chatbot|language model)\b"
-    )
+def _talks_about_itself(reply: str, spec: IdentitySpec, strict: bool = False) -> bool:
+    """A base reply that names itself or its maker, or speaks "as an AI": not what an
+    everyday answer should learn. `strict` (the plain teacher, which has no anchor to keep it
+    from being SmolLM) also leaves out the names the spec forbids, as whole words, and "I'm an
+    AI assistant"."""
+    about = rf"{re.escape(spec.name)}|{re.escape(spec.creator)}|\bas an? (?:ai|virtual)\b"
+    if strict:
+        forbidden = "|".join(re.escape(name) for name in spec.never_names)
+        about += (
+            rf"|\b(?:{forbidden})\b|\b(?:i'm|i am|my name is)\s+(?:\w+\s+)?(?:an?\s+)?"
+            r"(?:ai|assistant|chatbot|language model)\b"
+        )
     return re.search(about, reply, re.IGNORECASE) is not None
 
 
@@ -284,7 +297,8 @@ def _neutral_rows(
     for student_view, teacher_view in neutral_conversations(base, spec, cfg, work_dir):
         student = encode_conversation(base.tokenizer, student_view, cfg.max_len)
         teacher = encode_conversation(base.tokenizer, teacher_view, cfg.max_len)
-        # the same reply after two system texts: cut to the answer tokens both still hold
+        # the same reply after two system texts: cut to the answer tokens both still hold (a
+        # row left with none, possible only with a short max_len, would teach nothing)
         n = min(len(_answer_tokens(student)), len(_answer_tokens(teacher)))
         if n == 0:
             continue
