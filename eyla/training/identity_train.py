@@ -236,6 +236,7 @@ def neutral_prompts(cfg: IdentityTrainConfig) -> list[str]:
 
 
 def teacher_system(cfg: IdentityTrainConfig, spec: IdentitySpec) -> str:
+    """The system text the KL's teacher reads neutral prompts under."""
     return TEACHER_SYSTEM if cfg.teacher == "plain" else spec.brief_anchor()
 
 
@@ -296,7 +297,12 @@ def _neutral_rows(
     rows: list[Row] = []
     for student_view, teacher_view in neutral_conversations(base, spec, cfg, work_dir):
         student = encode_conversation(base.tokenizer, student_view, cfg.max_len)
-        teacher = encode_conversation(base.tokenizer, teacher_view, cfg.max_len)
+        # the anchor's teacher reads exactly what the model reads
+        teacher = (
+            student
+            if teacher_view == student_view
+            else encode_conversation(base.tokenizer, teacher_view, cfg.max_len)
+        )
         # the same reply after two system texts: cut to the answer tokens both still hold (a
         # row left with none, possible only with a short max_len, would teach nothing)
         n = min(len(_answer_tokens(student)), len(_answer_tokens(teacher)))
