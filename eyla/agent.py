@@ -17,7 +17,7 @@ import shutil
 import threading
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple, TypeVar
@@ -34,6 +34,7 @@ from memory.records import Hit, MessageRecord, SessionInfo
 from memory.store import MemoryStore
 from models.eyla_model import EylaModel, Reply, load_eyla_model
 from models.generate import Message, fit_history
+from models.prompt_reuse import ConversationCache
 from models.subsystem import Subsystem
 from models.uncertainty import UncertaintyHead
 
@@ -142,6 +143,8 @@ class Agent:
         self.settings = settings
         self.recall, self.guard, self.gate = agent_subsystems(model, identity, settings.agent)
         self.session_id = 0
+        # the last turn's KV cache, for the next prompt of this conversation only
+        self.conversation = ConversationCache()
         if session_id is None:
             self.new_session()
         else:
@@ -160,12 +163,14 @@ class Agent:
 
     def new_session(self, title: str = "") -> int:
         self.session_id = self.store.create_session(title).id
+        self.conversation = ConversationCache()
         return self.session_id
 
     def resume(self, session_id: int) -> SessionInfo:
         for info in self.store.list_sessions():
             if info.id == session_id:
                 self.session_id = session_id
+                self.conversation = ConversationCache()
                 return info
         raise EylaError(f"no session {session_id}")
 
@@ -275,15 +280,18 @@ class Agent:
             emit(sentence)
 
         watch = _either(cancel, stop)
-        for piece in self.model.stream(messages, decoding, watch, reply):
-            pending += piece
-            while match := SENTENCE_END.search(pending):
-                sentence, pending = pending[: match.end()], pending[match.end() :]
-                release(sentence)
+        conversation = self.conversation if self.settings.agent.reuse_cache else None
+        # closed before the next draft starts: the conversation's cache then holds this one
+        with closing(self.model.stream(messages, decoding, watch, reply, conversation)) as pieces:
+            for piece in pieces:
+                pending += piece
+                while match := SENTENCE_END.search(pending):
+                    sentence, pending = pending[: match.end()], pending[match.end() :]
+                    release(sentence)
+                    if stop.is_set():
+                        break
                 if stop.is_set():
                     break
-            if stop.is_set():
-                break
         if pending and not stop.is_set():
             release(pending)
         reply.cancelled = cancel is not None and cancel.is_set()

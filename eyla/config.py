@@ -71,6 +71,10 @@ class AgentConfig(BaseModel):
         description="tokens the session's messages take in a prompt at most; the newest "
         "message is kept whatever its length",
     )
+    reuse_cache: bool = Field(
+        True,
+        description="keep the last turn's KV cache and prefill only what the next prompt adds",
+    )
 
 
 class Settings(BaseSettings):

@@ -31,6 +31,7 @@ from models.generate import (
 from models.kv_cache import GrowingCache
 from models.loading import BaseModel, load_base
 from models.prefix import IdentityPrefix
+from models.prompt_reuse import ConversationCache
 from models.ssm import SSMSidecar
 from models.subsystem import NeuralSubsystem, Registry, Subsystem
 from models.subsystem_io import (
@@ -52,6 +53,7 @@ class Reply:
 
     text: str = ""
     n_tokens: int = 0
+    reused: int = 0  # prompt tokens taken from the conversation's cache, not prefilled
     cancelled: bool = False
     notice: str | None = None
 
@@ -107,6 +109,15 @@ class EylaModel:
             for layer, state in sidecar.state(cache).items()
         }
 
+    def restore_ssm_state(self, cache: Cache, states: dict[str, torch.Tensor]) -> None:
+        """Bind `states` (as `ssm_state` gives them) to `cache`, as having read every
+        position the cache now holds."""
+        for sidecar in self._sidecars():
+            head = f"{sidecar.name}."
+            own = {int(n.removeprefix(head)): s for n, s in states.items() if n.startswith(head)}
+            if own:
+                sidecar.restore(cache, own)
+
     def save_subsystems(self, directory: Path) -> None:
         save_subsystems(self.subsystems.neural(), self.base, directory, self.system_prompt)
 
@@ -126,23 +137,64 @@ class EylaModel:
         cfg: DecodingConfig,
         cancel: threading.Event | None = None,
         reply: Reply | None = None,
+        conversation: ConversationCache | None = None,
     ) -> Iterator[str]:
         """Yield the reply to `messages` piece by piece; `reply` collects the totals.
 
-        Every generation starts from a fresh cache, the SSM side-cars from a zero state:
-        the prompt holds the whole conversation, so nothing need carry over."""
+        The prompt holds the whole conversation, so a generation starts from an empty cache
+        (the SSM side-cars from a zero state), or, given the `conversation`'s cache, from the
+        part of it the prompt begins with (`models/prompt_reuse.py`)."""
         reply = reply if reply is not None else Reply()
         prompt = self.prompt(messages, cfg.max_new_tokens)
         reply.notice = prompt.notice
+        cache = self._resumed(conversation, prompt.input_ids[0].tolist())
+        reply.reused = cache.get_seq_length()
         assembler = TextAssembler(self.tokenizer)
         eos = eos_token_ids(self.tokenizer, self.base.model)
-        for token in stream_token_ids(self, prompt.input_ids, cfg, eos, cancel):
-            reply.n_tokens += 1
-            piece = assembler.push(token)
-            reply.text += piece
-            if piece:
-                yield piece
+        tokens = stream_token_ids(
+            self, prompt.input_ids[:, reply.reused :], cfg, eos, cancel, cache=cache
+        )
+        failed = True  # by the model: then the cache may hold half a forward
+        try:
+            for token in tokens:
+                if conversation is not None:
+                    if reply.n_tokens == 0:  # the prompt's forward has ended
+                        conversation.checkpoint(self.ssm_state(cache))
+                    conversation.generated(token)
+                reply.n_tokens += 1
+                piece = assembler.push(token)
+                reply.text += piece
+                if piece:
+                    yield piece
+            failed = False
+        except GeneratorExit:  # the reader stopped between tokens
+            failed = False
+            raise
+        finally:
+            tokens.close()
+            if conversation is not None:
+                if failed:
+                    conversation.forget()
+                else:
+                    conversation.checkpoint(self.ssm_state(cache))
         reply.cancelled = cancel is not None and cancel.is_set()
+
+    def _resumed(self, conversation: ConversationCache | None, prompt: list[int]) -> GrowingCache:
+        """The conversation's cache cropped to where `prompt` can resume it, else a new one;
+        the conversation then follows this generation."""
+        if conversation is None:
+            return self.new_cache()
+        setup = (self.trained_set, tuple((s.name, s.enabled) for s in self.subsystems))
+        kept = conversation.resumable(prompt, setup)
+        if kept is None or conversation.cache is None:
+            cache = self.new_cache()
+        else:
+            cache = conversation.cache
+            with torch.inference_mode():  # the cache's tensors were made there
+                cache.crop(kept.length - cache.get_seq_length())
+                self.restore_ssm_state(cache, kept.ssm)
+        conversation.follow(cache, prompt, setup, kept)
+        return cache
 
     def _sidecars(self) -> list[SSMSidecar]:
         return [sub for sub in self.subsystems if isinstance(sub, SSMSidecar)]

@@ -239,8 +239,9 @@ def stream_token_ids(
     """Yield generated token ids until EOS, `max_new_tokens`, or `cancel` is set.
 
     `model` is a causal LM called as `model(input_ids=..., cache=..., use_cache=True,
-    logits_to_keep=1)`: a transformers model or an `EylaModel`. `cache` must be empty
-    (apart from SSM state bound to it); a new one is made when it is None.
+    logits_to_keep=1)`: a transformers model or an `EylaModel`. `cache` may already hold
+    the prompt's start (with the SSM state bound to it), `input_ids` being the rest; a new
+    one is made when it is None.
     """
     rng = None
     if cfg.temperature > 0.0:

@@ -21,6 +21,7 @@ from eyla.probes.suites import Item
 from eyla.probes.targets import Reply as TargetReply
 from models.eyla_model import EylaModel, Reply
 from models.generate import Message
+from models.prompt_reuse import ConversationCache
 from tests.tiny import tiny_base
 
 FAITHFUL = (
@@ -75,6 +76,7 @@ class ScriptedModel(EylaModel):
         cfg: DecodingConfig,
         cancel: threading.Event | None = None,
         reply: Reply | None = None,
+        conversation: ConversationCache | None = None,
     ) -> Iterator[str]:
         reply = reply if reply is not None else Reply()
         self.prompts.append([dict(m) for m in messages])

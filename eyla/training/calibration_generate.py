@@ -31,7 +31,6 @@ from transformers import DynamicCache
 from eyla.config import DecodingConfig
 from models.eyla_model import EylaModel
 from models.generate import eos_token_ids, sample_next
-from models.ssm import SSMSidecar
 from models.uncertainty import UncertaintyHead
 
 OnDone = Callable[["Generated"], None]
@@ -147,7 +146,7 @@ class _Decoder:
         states = self.model.ssm_state(self.cache)
         self.cache = _rebuild(self.cache, lambda t: t[..., start:, :])
         self.mask = self.mask[:, start:]
-        _restore_ssm(self.model, self.cache, states)
+        self.model.restore_ssm_state(self.cache, states)
 
     def _sample(self, rows: list[_Row], logits: torch.Tensor) -> list[int]:
         """Sample each row's next token; report the rows whose reply ended, and return the
@@ -194,7 +193,7 @@ class _Decoder:
         self.mask = torch.cat([_pad_left(self.mask, width), _pad_left(mask, width)])
         self.rows = self.rows + rows
         self.cache = merged
-        _restore_ssm(self.model, merged, {n: torch.cat([old[n], new[n]]) for n in old})
+        self.model.restore_ssm_state(merged, {n: torch.cat([old[n], new[n]]) for n in old})
 
 
 def _shared_prefix(prompts: list[Sequence[int]]) -> list[int]:
@@ -212,7 +211,7 @@ def _fork(model: EylaModel, prefix: DynamicCache, rows: int) -> DynamicCache:
     cache = copy.deepcopy(prefix)
     cache.batch_repeat_interleave(rows)
     states = model.ssm_state(prefix)
-    _restore_ssm(model, cache, {n: s.repeat_interleave(rows, dim=0) for n, s in states.items()})
+    model.restore_ssm_state(cache, {n: s.repeat_interleave(rows, dim=0) for n, s in states.items()})
     return cache
 
 
@@ -220,7 +219,7 @@ def _select(model: EylaModel, cache: DynamicCache, rows: list[int]) -> DynamicCa
     index = torch.tensor(rows, dtype=torch.long)
     states = model.ssm_state(cache)
     cache.batch_select_indices(index)
-    _restore_ssm(model, cache, {name: state[index] for name, state in states.items()})
+    model.restore_ssm_state(cache, {name: state[index] for name, state in states.items()})
     return cache
 
 
@@ -238,16 +237,6 @@ def _rebuild(cache: DynamicCache, change: Callable[[torch.Tensor], torch.Tensor]
     for i, layer in enumerate(cache.layers):
         rebuilt.update(change(layer.keys), change(layer.values), i)
     return rebuilt
-
-
-def _restore_ssm(model: EylaModel, cache: DynamicCache, states: dict[str, torch.Tensor]) -> None:
-    """Bind `states` ("<side-car>.<layer>" -> [B, ...]) to `cache`, as having read every
-    position the cache now holds (padding included: the side-cars never saw it)."""
-    for sidecar in (sub for sub in model.subsystems if isinstance(sub, SSMSidecar)):
-        head = f"{sidecar.name}."
-        own = {int(n.removeprefix(head)): s for n, s in states.items() if n.startswith(head)}
-        if own:
-            sidecar.restore(cache, own)
 
 
 def _rng(cfg: DecodingConfig) -> torch.Generator | None:

@@ -219,10 +219,10 @@ def test_a_request_the_api_cannot_carry_is_answered_in_process(resident, in_proc
 
 
 class NoticingModel(ScriptedModel):
-    def stream(self, messages, cfg, cancel=None, reply=None):
+    def stream(self, messages, cfg, cancel=None, reply=None, conversation=None):
         reply = reply if reply is not None else Reply()
         reply.notice = "the 3 oldest messages were dropped"
-        yield from super().stream(messages, cfg, cancel, reply)
+        yield from super().stream(messages, cfg, cancel, reply, conversation)
 
 
 def test_the_notice_follows_the_answer_on_stderr(start_resident, in_process):
