@@ -157,10 +157,8 @@ class EylaModel:
         failed = True  # by the model: then the cache may hold half a forward
         try:
             for token in tokens:
-                if conversation is not None:
-                    if reply.n_tokens == 0:  # the prompt's forward has ended
-                        conversation.checkpoint(self.ssm_state(cache))
-                    conversation.generated(token)
+                if conversation is not None and reply.n_tokens == 0:
+                    conversation.prompt_read(self.ssm_state(cache))
                 reply.n_tokens += 1
                 piece = assembler.push(token)
                 reply.text += piece
@@ -172,11 +170,8 @@ class EylaModel:
             raise
         finally:
             tokens.close()
-            if conversation is not None:
-                if failed:
-                    conversation.forget()
-                else:
-                    conversation.checkpoint(self.ssm_state(cache))
+            if conversation is not None and failed:
+                conversation.forget()
         reply.cancelled = cancel is not None and cancel.is_set()
 
     def _resumed(self, conversation: ConversationCache | None, prompt: list[int]) -> GrowingCache:
@@ -184,16 +179,16 @@ class EylaModel:
         the conversation then follows this generation."""
         if conversation is None:
             return self.new_cache()
-        setup = (self.trained_set, tuple((s.name, s.enabled) for s in self.subsystems))
+        setup = (self.trained_set, tuple((s.name, s.enabled) for s in self.subsystems.neural()))
         kept = conversation.resumable(prompt, setup)
-        if kept is None or conversation.cache is None:
-            cache = self.new_cache()
-        else:
+        if kept and conversation.cache is not None and conversation.ssm is not None:
             cache = conversation.cache
             with torch.inference_mode():  # the cache's tensors were made there
-                cache.crop(kept.length - cache.get_seq_length())
-                self.restore_ssm_state(cache, kept.ssm)
-        conversation.follow(cache, prompt, setup, kept)
+                cache.crop(kept - cache.get_seq_length())
+                self.restore_ssm_state(cache, conversation.ssm)
+        else:
+            cache = self.new_cache()
+        conversation.follow(cache, prompt, setup)
         return cache
 
     def _sidecars(self) -> list[SSMSidecar]:

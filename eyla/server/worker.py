@@ -135,6 +135,8 @@ class ModelWorker:
                 job.text, on_text=job.on_text, cancel=job.cancel, decoding=job.decoding
             )
         finally:
+            # a server holds many users' agents: none keeps a turn's KV cache after it
+            agent.conversation.forget()
             self.conversations.release(job.session, job.user_id)
         if result is None:
             raise EylaError("the last user message is empty")
