@@ -34,9 +34,8 @@ async def test_memory_search_finds_and_forgets(store):
         await until(pilot, lambda: isinstance(app.screen, MemoryScreen))
         memory = app.screen
         table = memory.query_one(DataTable)
-        await until(pilot, lambda: table.row_count > 0)
+        await until(pilot, lambda: table.row_count > 0 and table.has_focus)
         assert table.get_row_at(0) == [str(dog.id), table.get_row_at(0)[1], "user_said", dog.text]
-        assert table.has_focus
         await pilot.press("f")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press("y")
