@@ -60,11 +60,7 @@ def full_logits_loss(model: EylaModel, batch: Batch, kl_weight: float) -> torch.
 
 
 def measure(
-    model: EylaModel,
-    identity: list[Row],
-    neutral: list[list[Row]],
-    cfg: IdentityTrainConfig,
-    steps: int,
+    model: EylaModel, identity: list[Row], neutral: list[Row], cfg: IdentityTrainConfig, steps: int
 ) -> dict[str, list[float]]:
     """Seconds per training step, per way, taking turns on the default run's batches."""
     optimizer = torch.optim.AdamW(model.param_groups(cfg.lr, cfg.weight_decay))

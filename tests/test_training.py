@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import random
 import re
 from itertools import pairwise
 from pathlib import Path
@@ -22,7 +21,6 @@ from eyla.training.identity_config import IdentityTrainConfig
 from eyla.training.identity_data import (
     NEUTRAL_PROMPTS,
     QUIZ_PROMPTS,
-    TASK_PROMPTS,
     eval_questions,
     identity_examples,
 )
@@ -290,47 +288,36 @@ def test_the_kl_reads_each_neutral_answer_token_beside_the_teachers_own():
     assert (identity_loss(model, other, 1.0) - identity_loss(model, other, 0.0)).item() > 1e-4
 
 
-@pytest.mark.parametrize("teacher", ["anchor", "plain", "split"])
+@pytest.mark.parametrize("teacher", ["anchor", "plain"])
 def test_neutral_targets_are_the_teachers_own_replies_never_talking_about_itself(
     tmp_path: Path, monkeypatch, teacher: str
 ):
     spec = load_identity()
-    asked: dict[str, list[str]] = {}
+    asked: list[str] = []
 
     def base_replies(base, system, prompts, tokens):
-        asked[system] = prompts
+        asked.append(system)
         return [
             "As an AI, I can't." if i % 3 == 0 else "Sure: here it is." for i in range(len(prompts))
         ]
 
     monkeypatch.setattr(identity_train, "_base_replies", base_replies)
     cfg = SMALL.model_copy(update={"neutral_reply_tokens": 7, "teacher": teacher})
-    groups = identity_train.neutral_conversations(tiny_base(), spec, cfg, tmp_path)
-    # the plain teacher answers without the anchor, whose maker's name it would copy: all
-    # neutral prompts and the quiz, or (split) the questions about the world only
-    anchor, plain = spec.brief_anchor(), identity_train.TEACHER_SYSTEM
-    world = [*TASK_PROMPTS, *QUIZ_PROMPTS]
-    expected = {
-        "anchor": {anchor: NEUTRAL_PROMPTS},
-        "plain": {plain: [*NEUTRAL_PROMPTS, *QUIZ_PROMPTS]},
-        "split": {anchor: [p for p in NEUTRAL_PROMPTS if p not in TASK_PROMPTS], plain: world},
-    }[teacher]
-    assert asked == expected
-    # one group per teacher, in order, each without the replies that talk about the base
-    assert len(groups) == len(expected)
-    for pairs, (system, prompts) in zip(groups, expected.items(), strict=True):
-        assert len(pairs) == len(prompts) - len(range(0, len(prompts), 3))
-        for model_view, teacher_view in pairs:
-            # the model learns it under the anchor it is used with
-            assert model_view[0] == {"role": "system", "content": anchor}
-            assert teacher_view[0] == {"role": "system", "content": system}
-            assert model_view[1] == teacher_view[1] and model_view[1]["content"] in prompts
-            assert model_view[1:] == teacher_view[1:]
-            assert model_view[-1]["content"] == "Sure: here it is."
+    pairs = identity_train.neutral_conversations(tiny_base(), spec, cfg, tmp_path)
+    # the plain teacher answers without the anchor, whose maker's name it would copy
+    system = identity_train.TEACHER_SYSTEM if teacher == "plain" else spec.brief_anchor()
+    prompts = [*NEUTRAL_PROMPTS, *QUIZ_PROMPTS] if teacher == "plain" else NEUTRAL_PROMPTS
+    assert asked == [system]
+    assert len(pairs) == len(prompts) - len(range(0, len(prompts), 3))
+    for model_view, teacher_view in pairs:
+        # the model learns it under the anchor it is used with
+        assert model_view[0] == {"role": "system", "content": spec.brief_anchor()}
+        assert teacher_view[0] == {"role": "system", "content": system}
+        assert model_view[1:] == teacher_view[1:]
+        assert model_view[-1]["content"] == "Sure: here it is."
     # cached per base and teacher: a second call asks the base nothing
-    asked.clear()
     identity_train.neutral_conversations(tiny_base(), spec, cfg, tmp_path)
-    assert asked == {}
+    assert len(asked) == 1
 
 
 def test_the_teacher_reads_the_same_answer_tokens_even_when_a_reply_is_cut(
@@ -346,7 +333,7 @@ def test_the_teacher_reads_the_same_answer_tokens_even_when_a_reply_is_cut(
     )
     cfg = SMALL.model_copy(update={"max_len": 160, "teacher": "plain"})
     base = tiny_base()
-    (rows,) = identity_train._neutral_rows(base, load_identity(), cfg, tmp_path)
+    rows = identity_train._neutral_rows(base, load_identity(), cfg, tmp_path)
     assert len(rows) == len(NEUTRAL_PROMPTS) + len(QUIZ_PROMPTS)
     assert all(len(ids) == cfg.max_len for ids, _, _ in rows[:3]), "the model's view is cut"
     batch = collate(rows[:3], pad_id=0)
@@ -429,7 +416,7 @@ def test_train_identity_flags_reach_the_recipe(eyla_home: Path, monkeypatch):
     CliRunner().invoke(app, args)
     CliRunner().invoke(app, [*args, "--teacher", "plain"])
     assert [(c.kl_weight, c.seed, c.steps, c.teacher) for c in seen] == [
-        (2.5, 3, 7, "split"),
+        (2.5, 3, 7, "anchor"),
         (2.5, 3, 7, "plain"),
     ]
     refused = CliRunner().invoke(app, ["train", "identity", "--kl-weight", "-1"])
@@ -449,34 +436,13 @@ def test_the_plain_teacher_leaves_out_replies_about_itself_but_not_a_word_inside
     assert not any(identity_train._talks_about_itself(r, spec) for r in about_itself)
 
 
-def test_the_anchors_teacher_reads_each_row_as_the_model_does(tmp_path: Path, monkeypatch):
+def test_the_default_teacher_reads_each_row_as_the_model_does(tmp_path: Path, monkeypatch):
+    assert IdentityTrainConfig().teacher == "anchor"
     monkeypatch.setattr(
         identity_train,
         "_base_replies",
         lambda base, system, prompts, tokens: ["Sure: here it is."] * len(prompts),
     )
-    for teacher, conversation_rows in (("anchor", len(NEUTRAL_PROMPTS)), ("split", None)):
-        cfg = SMALL.model_copy(update={"teacher": teacher})
-        first, *_ = identity_train._neutral_rows(tiny_base(), load_identity(), cfg, tmp_path)
-        assert conversation_rows is None or len(first) == conversation_rows
-        assert all(view == (ids, labels) for ids, labels, view in first)
-
-
-def test_every_batch_holds_each_neutral_groups_share():
-    """The default recipe's batch: 5 identity rows, 2 conversation rows and 2 about the world,
-    however many more quiz rows there are to draw from."""
-    cfg = IdentityTrainConfig()
-    assert cfg.teacher == "split"
-
-    def rows(marker: int, n: int) -> list:
-        teacher = None if marker == 0 else ([marker], [marker])
-        return [([marker, i], [IGNORE, marker], teacher) for i in range(n)]
-
-    identity, conversation, world = rows(0, 50), rows(1, 20), rows(2, 400)
-    rng = random.Random(0)
-    for _ in range(30):
-        batch = identity_train.sample_batch(rng, identity, [conversation, world], cfg, pad_id=9)
-        markers = batch.input_ids[:, 0].tolist()
-        assert [markers.count(m) for m in (0, 1, 2)] == [5, 2, 2]
-    with pytest.raises(EylaError, match=r"needs 2 neutral \(group 1\) examples; there are 1"):
-        identity_train._check_batch_size(cfg, identity, [conversation[:1], world])
+    rows = identity_train._neutral_rows(tiny_base(), load_identity(), SMALL, tmp_path)
+    assert len(rows) == len(NEUTRAL_PROMPTS)
+    assert all(teacher == (ids, labels) for ids, labels, teacher in rows)

@@ -36,10 +36,8 @@ def identity(
     teacher: Annotated[
         Teacher,
         typer.Option(
-            help="The KL's teacher: the base under the anchor; under a plain system text with "
-            "quiz questions among the neutral prompts; or split, the anchor's for "
-            "conversation and the plain one for questions about the world (README: the "
-            "training data)."
+            help="The KL's teacher: the base under the anchor, or under a plain system text "
+            "with quiz questions among the neutral prompts (README: the training data)."
         ),
     ] = DEFAULT_TEACHER,
     seed: Annotated[int, typer.Option(help="Seed for data, init and sampling.")] = default("seed"),

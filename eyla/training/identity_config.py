@@ -8,16 +8,15 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 Precision = Literal["auto", "float32", "bfloat16"]
-# who the KL's teacher is: the base under the anchor the model reads; under a plain system text,
-# with quiz questions about the world among the neutral prompts; or `split`, the anchor's for
-# conversation and the plain one for tasks and the quiz (README: the training data)
-Teacher = Literal["anchor", "plain", "split"]
+# who the KL's teacher is: the base under the anchor the model reads, or under a plain system
+# text, with quiz questions about the world among the neutral prompts (README: neutral
+# accuracy of both seeds passes, but more everyday replies open "I can't know")
+Teacher = Literal["anchor", "plain"]
 
 
 class IdentityTrainConfig(BaseModel):
     steps: int = Field(180, ge=1)
-    # 5 identity rows and 4 neutral ones: with `split`, 2 conversation and 2 about the world
-    batch_size: int = Field(9, ge=1)
+    batch_size: int = Field(8, ge=1)
     lr: float = Field(2e-3, gt=0)
     # linear warm-up, then cosine decay to `final_lr_share` of `lr`: a constant rate left
     # the last steps' loss jumping between 0.8 and 1.4, and the trained set with it
@@ -28,8 +27,8 @@ class IdentityTrainConfig(BaseModel):
     precision: Precision = "auto"
     weight_decay: float = Field(0.0, ge=0)
     kl_weight: float = Field(1.0, ge=0)
-    teacher: Teacher = "split"
-    neutral_share: float = Field(4 / 9, ge=0, le=1)
+    teacher: Teacher = "anchor"
+    neutral_share: float = Field(0.375, ge=0, le=1)
     max_len: int = Field(160, ge=16)
     neutral_reply_tokens: int = Field(40, ge=1)
     checkpoint_every: int = Field(50, ge=1)

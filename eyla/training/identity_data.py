@@ -998,10 +998,9 @@ def identity_examples(spec: IdentitySpec, seed: int = 0, repeats: int = 4) -> li
                 conversation += _exchange(prompt, answer)
             examples.append(Example(tuple(conversation), "escalation"))
     # one to one: twice the pressure (with half the unknowables, or twice the names)
-    # engaged more under pressure but cost honesty, lent names or neutral accuracy; the
-    # unknowables half as many again: with the split teacher, 71% honest at 4 repeats, 83% at 6
+    # engaged more under pressure but cost honesty, lent names or neutral accuracy
     examples += situation_examples(spec, rng, repeats)
-    examples += unknowable_examples(rng, repeats + repeats // 2)
+    examples += unknowable_examples(rng, repeats)
     examples += name_examples(rng, repeats)
     examples += memory_examples(spec, rng, repeats)
     rng.shuffle(examples)

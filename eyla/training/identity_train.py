@@ -2,9 +2,8 @@
 
 The base stays frozen. Loss = cross-entropy on the identity rows' assistant turns +
 `kl_weight` x KL(base || model) on neutral prompts answered by the base itself under the
-teacher's system text (the brief anchor for conversation, a plain one for questions about the
-world; `--teacher` picks one for all), so the subsystems learn who Eyla is without changing how
-it answers everything else.
+teacher's system text (the brief anchor by default, a plain one with `--teacher plain`), so the
+subsystems learn who Eyla is without changing how it answers everything else.
 """
 
 from __future__ import annotations
@@ -38,14 +37,7 @@ from eyla.training.batches import (
     first_answers,
 )
 from eyla.training.identity_config import IdentityTrainConfig, Precision
-from eyla.training.identity_data import (
-    ANSWERABLE_LOOKALIKES,
-    CONVERSATION_PROMPTS,
-    NEUTRAL_PROMPTS,
-    QUIZ_PROMPTS,
-    TASK_PROMPTS,
-    identity_examples,
-)
+from eyla.training.identity_data import NEUTRAL_PROMPTS, QUIZ_PROMPTS, identity_examples
 from models.dtype_probe import cpu_signature
 from models.eyla_model import EylaModel, default_subsystems
 from models.generate import Message
@@ -185,21 +177,16 @@ def _answer_logits(
     return model.base.model.get_output_embeddings()(hidden[mask]).float()
 
 
-def _shares(cfg: IdentityTrainConfig, neutral_groups: int) -> list[int]:
-    """Rows per batch: the identity rows, then each neutral group's, the neutral share
-    divided evenly among the groups (the first ones take what does not divide)."""
-    n_neutral = round(cfg.batch_size * cfg.neutral_share) if neutral_groups else 0
-    each, extra = divmod(n_neutral, max(1, neutral_groups))
-    return [cfg.batch_size - n_neutral] + [each + (g < extra) for g in range(neutral_groups)]
+def _shares(cfg: IdentityTrainConfig, has_neutral: bool) -> tuple[int, int]:
+    """Identity and neutral rows per batch."""
+    n_neutral = round(cfg.batch_size * cfg.neutral_share) if has_neutral else 0
+    return cfg.batch_size - n_neutral, n_neutral
 
 
-def _check_batch_size(
-    cfg: IdentityTrainConfig, identity: list[Row], neutral: list[list[Row]]
-) -> None:
+def _check_batch_size(cfg: IdentityTrainConfig, identity: list[Row], neutral: list[Row]) -> None:
     """A batch draws its rows without replacement, so they must exist."""
-    kinds = ["identity", *(f"neutral (group {g + 1})" for g in range(len(neutral)))]
     for kind, per_batch, rows in zip(
-        kinds, _shares(cfg, len(neutral)), [identity, *neutral], strict=True
+        ("identity", "neutral"), _shares(cfg, bool(neutral)), (identity, neutral), strict=True
     ):
         if per_batch > len(rows):
             raise EylaError(
@@ -211,26 +198,21 @@ def _check_batch_size(
 def sample_batch(
     rng: random.Random,
     identity: list[Row],
-    neutral: list[list[Row]],
+    neutral: list[Row],
     cfg: IdentityTrainConfig,
     pad_id: int,
 ) -> Batch:
-    """One step's batch: identity rows and each neutral group's share, each drawn without
-    replacement. Drawn from one pool, the quiz questions (most of the world group) crowded
-    out the conversation rows that keep "I can't see where you are" off everyday replies:
-    wrong abstentions on everyday prompts went from 8 to 25 of 139 (README)."""
-    n_identity, *per_group = _shares(cfg, len(neutral))
-    rows = rng.sample(identity, n_identity)
-    for group, n in zip(neutral, per_group, strict=True):
-        rows += rng.sample(group, n)
+    """One step's batch: identity rows and the neutral share, each drawn without
+    replacement."""
+    n_identity, n_neutral = _shares(cfg, bool(neutral))
+    rows = rng.sample(identity, n_identity) + rng.sample(neutral, n_neutral)
     return collate(rows, pad_id)
 
 
 def training_rows(
     base: LoadedBase, spec: IdentitySpec, cfg: IdentityTrainConfig, work_dir: Path
-) -> tuple[list[Row], list[list[Row]]]:
-    """The identity rows and the neutral rows of each teacher's group (answered by the base,
-    cached in `work_dir`)."""
+) -> tuple[list[Row], list[Row]]:
+    """The identity rows and the neutral rows (answered by the base, cached in `work_dir`)."""
     return _identity_rows(base, spec, cfg), _neutral_rows(base, spec, cfg, work_dir)
 
 
@@ -248,70 +230,50 @@ def _identity_rows(base: LoadedBase, spec: IdentitySpec, cfg: IdentityTrainConfi
 TEACHER_SYSTEM = "You are a helpful assistant."
 
 
-def neutral_groups(cfg: IdentityTrainConfig, spec: IdentitySpec) -> list[tuple[str, list[str]]]:
-    """The neutral prompts of `cfg`'s recipe, each group with the system text its teacher
-    reads them under. The quiz questions come with the plain teacher; `split` gives it the
-    questions about the world and leaves conversation to the anchor's."""
-    anchor = spec.brief_anchor()
-    if cfg.teacher == "plain":
-        return [(TEACHER_SYSTEM, [*NEUTRAL_PROMPTS, *QUIZ_PROMPTS])]
-    if cfg.teacher == "split":
-        return [
-            (anchor, [*CONVERSATION_PROMPTS, *ANSWERABLE_LOOKALIKES]),
-            (TEACHER_SYSTEM, [*TASK_PROMPTS, *QUIZ_PROMPTS]),
-        ]
-    return [(anchor, NEUTRAL_PROMPTS)]
+def neutral_prompts(cfg: IdentityTrainConfig) -> list[str]:
+    """The neutral prompts of `cfg`'s recipe: the quiz questions come with the plain teacher."""
+    return [*NEUTRAL_PROMPTS, *QUIZ_PROMPTS] if cfg.teacher == "plain" else NEUTRAL_PROMPTS
+
+
+def teacher_system(cfg: IdentityTrainConfig, spec: IdentitySpec) -> str:
+    """The system text the KL's teacher reads neutral prompts under."""
+    return TEACHER_SYSTEM if cfg.teacher == "plain" else spec.brief_anchor()
 
 
 def neutral_conversations(
     base: LoadedBase, spec: IdentitySpec, cfg: IdentityTrainConfig, work_dir: Path
-) -> list[list[tuple[list[Message], list[Message]]]]:
-    """Neutral prompts answered by the frozen base itself (greedy) under their teacher's
-    system text (`neutral_groups`), as (the conversation under the brief anchor, the same
-    under the teacher's text), one list per group. A reply in which the base talks about
-    itself is left out: what is learned from these is to answer like the base without
-    introducing itself."""
-    anchor = spec.brief_anchor()
-    groups = []
-    for teacher, prompts in neutral_groups(cfg, spec):
-        replies = _cached_replies(base, teacher, prompts, cfg.neutral_reply_tokens, work_dir)
-        groups.append(
-            [
-                (
-                    _exchange(anchor, prompt, replies[prompt]),
-                    _exchange(teacher, prompt, replies[prompt]),
-                )
-                for prompt in prompts
-                if not _talks_about_itself(replies[prompt], spec, strict=teacher != anchor)
-            ]
-        )
-    return groups
-
-
-def _exchange(system: str, prompt: str, reply: str) -> list[Message]:
-    return [
-        {"role": "system", "content": system},
-        {"role": "user", "content": prompt},
-        {"role": "assistant", "content": reply},
-    ]
-
-
-def _cached_replies(
-    base: LoadedBase, teacher: str, prompts: list[str], max_new_tokens: int, work_dir: Path
-) -> dict[str, str]:
-    """The base's replies to `prompts` under `teacher`, cached per base, teacher text, length
-    and prompt, so editing a prompt list only answers the new ones."""
+) -> list[tuple[list[Message], list[Message]]]:
+    """Neutral prompts answered by the frozen base itself (greedy) under the teacher's
+    system text (`teacher_system`), as (the conversation under the brief anchor, the same
+    under the teacher's text); the replies are cached per base, teacher text, length and
+    prompt, so editing the prompt list only answers the new ones. A reply in which the base
+    talks about itself is left out: what is learned from these is to answer like the base
+    without introducing itself."""
+    anchor, teacher = spec.brief_anchor(), teacher_system(cfg, spec)
+    prompts = neutral_prompts(cfg)
     key = hashlib.sha256(f"{base.fingerprint}\n{teacher}".encode()).hexdigest()[:16]
-    cache = work_dir / f"neutral-{key}-{max_new_tokens}.json"
+    cache = work_dir / f"neutral-{key}-{cfg.neutral_reply_tokens}.json"
     cached = json.loads(cache.read_text()) if cache.is_file() else {}
     if missing := [p for p in prompts if p not in cached]:
-        answered = _base_replies(base, teacher, missing, max_new_tokens)
+        answered = _base_replies(base, teacher, missing, cfg.neutral_reply_tokens)
         cached |= dict(zip(missing, answered, strict=True))
         work_dir.mkdir(parents=True, exist_ok=True)
         tmp = cache.with_suffix(".tmp")
         tmp.write_text(json.dumps(cached))
         tmp.replace(cache)
-    return cached
+
+    def under(system: str, prompt: str) -> list[Message]:
+        return [
+            {"role": "system", "content": system},
+            {"role": "user", "content": prompt},
+            {"role": "assistant", "content": cached[prompt]},
+        ]
+
+    return [
+        (under(anchor, prompt), under(teacher, prompt))
+        for prompt in prompts
+        if not _talks_about_itself(cached[prompt], spec, strict=cfg.teacher == "plain")
+    ]
 
 
 def _talks_about_itself(reply: str, spec: IdentitySpec, strict: bool = False) -> bool:
@@ -331,24 +293,15 @@ def _talks_about_itself(reply: str, spec: IdentitySpec, strict: bool = False) ->
 
 def _neutral_rows(
     base: LoadedBase, spec: IdentitySpec, cfg: IdentityTrainConfig, work_dir: Path
-) -> list[list[Row]]:
-    return [
-        _encoded_pairs(base, pairs, cfg.max_len)
-        for pairs in neutral_conversations(base, spec, cfg, work_dir)
-    ]
-
-
-def _encoded_pairs(
-    base: LoadedBase, pairs: list[tuple[list[Message], list[Message]]], max_len: int
 ) -> list[Row]:
     rows: list[Row] = []
-    for student_view, teacher_view in pairs:
-        student = encode_conversation(base.tokenizer, student_view, max_len)
+    for student_view, teacher_view in neutral_conversations(base, spec, cfg, work_dir):
+        student = encode_conversation(base.tokenizer, student_view, cfg.max_len)
         # the anchor's teacher reads exactly what the model reads
         teacher = (
             student
             if teacher_view == student_view
-            else encode_conversation(base.tokenizer, teacher_view, max_len)
+            else encode_conversation(base.tokenizer, teacher_view, cfg.max_len)
         )
         # the same reply after two system texts: cut to the answer tokens both still hold (a
         # row left with none, possible only with a short max_len, would teach nothing)
