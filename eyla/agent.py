@@ -193,13 +193,20 @@ class Agent:
         on_text: OnText | None = None,
         cancel: threading.Event | None = None,
         decoding: DecodingConfig | None = None,
+        on_draft: OnText | None = None,
     ) -> TurnResult | None:
         """Answer `text` in the current session, streaming clean sentences to `on_text`.
-        `decoding` overrides the settings' for this turn. Empty input is ignored (None)."""
+
+        `on_draft`, for a front end that can take text back, gets the text generated after
+        the last clean sentence whenever it changes, before the guard has read it ("" once
+        it is released or dropped): shown at once, it puts the first words on screen a
+        sentence earlier. `decoding` overrides the settings' for this turn. Empty input is
+        ignored (None)."""
         text = _clean(text)
         if not text.strip():
             return None
         emit = on_text or (lambda _piece: None)
+        draft = on_draft or (lambda _piece: None)
         message_id = self.store.append_message(self.session_id, "user", text)
         memories = self.recall.recall(self.store, text)
         messages = self.messages(memories)
@@ -210,7 +217,7 @@ class Agent:
         while True:
             last_try = result.attempts > retries
             reply, shown, violations, held = self._attempt(
-                messages, decoding, emit, cancel, filter_=last_try
+                messages, decoding, emit, draft, cancel, filter_=last_try
             )
             result.violations.extend(violations)
             result.notice = result.notice or reply.notice
@@ -249,11 +256,13 @@ class Agent:
         messages: list[Message],
         decoding: DecodingConfig,
         emit: OnText,
+        draft: OnText,
         cancel: threading.Event | None,
         filter_: bool,
     ) -> tuple[Reply, str, list[Violation], str]:
         """Stream one draft a sentence at a time through the guard: (the reply, the text
         shown, the violations, the sentences held back only for a misplaced abstention).
+        The unchecked tail goes to `draft` as it grows.
 
         A sentence that breaks the identity is never shown. While nothing has been shown the
         draft stops there (so it can be regenerated); once a sentence has been shown, and on
@@ -292,8 +301,10 @@ class Agent:
                         break
                 if stop.is_set():
                     break
+                draft(pending)
         if pending and not stop.is_set():
             release(pending)
+        draft("")
         reply.cancelled = cancel is not None and cancel.is_set()
         return reply, shown, violations, held.strip()
 

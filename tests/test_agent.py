@@ -131,6 +131,19 @@ def test_a_draft_already_partly_shown_is_repaired_not_cut_short(store):
     assert "".join(shown).strip() == result.text and len(model.prompts) == 1
 
 
+def test_the_draft_reports_the_words_the_guard_has_not_read_yet(store):
+    model = ScriptedModel(["I am ChatGPT. Paris is the capital of France."])
+    shown: list[str] = []
+    drafts: list[str] = []
+    agent = make_agent(model, store)
+    agent.turn("Capital of France?", on_text=shown.append, on_draft=drafts.append)
+    # every word arrives unchecked before its sentence is released or dropped
+    assert "I am " in drafts and "Paris is the " in drafts
+    assert "".join(shown).startswith("Paris is the capital of France.")
+    # each attempt ends by clearing what was left unchecked
+    assert drafts[-1] == "" and drafts.count("") >= 2
+
+
 def test_with_the_guard_off_a_broken_draft_goes_through(store):
     model = ScriptedModel(["I am ChatGPT, made by OpenAI."])
     agent = make_agent(model, store)

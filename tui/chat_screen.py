@@ -1,7 +1,8 @@
 """The chat screen: the conversation, the input line and the side panel.
 
-A reply runs `Agent.turn()` in a thread; each clean sentence it releases arrives here as a
-message and goes into the reply's Markdown stream. Afterwards the side panel shows the
+A reply runs `Agent.turn()` in a thread; the words it generates arrive here as messages
+and are shown at once, and each sentence stays once the identity guard has released it
+(one the guard drops is taken back: `ReplyView`). Afterwards the side panel shows the
 reply's confidence and memories, and a second thread measures each subsystem's
 contribution to what the model wrote, after the prompt it was given (both from the turn's
 record). One lock keeps the two threads from using the model at once; the next reply (or
@@ -24,9 +25,8 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input
-from textual.widgets.markdown import MarkdownStream
 
-from tui.conversation import ChatView
+from tui.conversation import ChatView, ReplyView
 from tui.interrupt import Interrupted, stoppable
 from tui.panel import ConfidenceGauge, ContributionBars, MemoryList, SidePanel
 from tui.sessions import session_title
@@ -47,6 +47,12 @@ WIDE = 120  # columns from which the side panel widens
 
 
 class ReplyPiece(Message):
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+
+class ReplyDraft(Message):
     def __init__(self, text: str) -> None:
         super().__init__()
         self.text = text
@@ -80,7 +86,7 @@ class ChatScreen(Screen[None]):
         self._model = threading.Lock()
         self.store_lock = threading.Lock()
         self._stop_measuring = threading.Event()
-        self._stream: MarkdownStream | None = None
+        self._reply: ReplyView | None = None
         # bumped by every reply and session switch: a late measurement of an older reply
         # must not land in the panel
         self._epoch = 0
@@ -125,7 +131,7 @@ class ChatScreen(Screen[None]):
     async def send(self, text: str) -> None:
         chat = self.query_one(ChatView)
         await chat.add_user(text)
-        self._stream = await chat.start_reply()
+        self._reply = await chat.start_reply()
         self.query_one(SidePanel).clear("answering...")
         self.cancel = threading.Event()
         self._stop_measuring.set()  # the last reply's measurement gives way to this reply
@@ -138,7 +144,10 @@ class ChatScreen(Screen[None]):
         try:
             with self._model, self.store_lock:
                 result = self.agent.turn(
-                    text, on_text=lambda piece: self.post_message(ReplyPiece(piece)), cancel=cancel
+                    text,
+                    on_text=lambda piece: self.post_message(ReplyPiece(piece)),
+                    on_draft=lambda tail: self.post_message(ReplyDraft(tail)),
+                    cancel=cancel,
                 )
         except Exception as exc:  # a failed reply ends that reply, not the chat
             self.post_message(ReplyDone(None, f"{type(exc).__name__}: {exc}"))
@@ -146,13 +155,17 @@ class ChatScreen(Screen[None]):
             self.post_message(ReplyDone(result))
 
     async def on_reply_piece(self, message: ReplyPiece) -> None:
-        if self._stream is not None:
-            await self._stream.write(message.text)
+        if self._reply is not None:
+            await self._reply.release(message.text)
+
+    async def on_reply_draft(self, message: ReplyDraft) -> None:
+        if self._reply is not None:
+            await self._reply.draft(message.text)
 
     async def on_reply_done(self, message: ReplyDone) -> None:
-        if self._stream is not None:
-            await self._stream.stop()
-            self._stream = None
+        if self._reply is not None:
+            await self._reply.stop()
+            self._reply = None
         chat = self.query_one(ChatView)
         chat.end_reply()
         self.answering = False

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 from textual.containers import VerticalScroll
 from textual.widgets import Markdown, Static
-from textual.widgets.markdown import MarkdownStream
 
 if TYPE_CHECKING:
     from models.generate import Message
@@ -25,6 +25,61 @@ class UserMessage(Static):
 
 class EylaMessage(Markdown):
     """Eyla's reply, rendered as Markdown; its own type so the stylesheet can find it."""
+
+
+class ReplyView:
+    """What the screen shows of the reply being written: the sentences the guard has
+    released, then the words after them that it has not read yet. Text that only grows is
+    streamed; when the guard drops what was shown unchecked, the reply is redrawn without
+    it."""
+
+    def __init__(self, message: EylaMessage) -> None:
+        self.message = message
+        self.checked = ""
+        self.unchecked = ""
+        self._shown = ""
+        self._stream = Markdown.get_stream(message)
+
+    @classmethod
+    async def start(cls, message: EylaMessage) -> ReplyView:
+        view = cls(message)
+        await asyncio.sleep(0)  # see `_redraw`
+        return view
+
+    async def release(self, sentence: str) -> None:
+        """`sentence` passed the guard. What was shown unchecked began with it, or was the
+        start of it (the words that ended it had not been drafted yet)."""
+        self.checked += sentence
+        covered = self.unchecked.startswith(sentence)
+        self.unchecked = self.unchecked[len(sentence) :] if covered else ""
+        await self._show()
+
+    async def draft(self, text: str) -> None:
+        """`text` follows the released sentences, not yet read by the guard."""
+        self.unchecked = text
+        await self._show()
+
+    async def stop(self) -> None:
+        """The reply is over: what stays on screen is what the guard released."""
+        self.unchecked = ""
+        await self._show()
+        await self._stream.stop()
+
+    async def _show(self) -> None:
+        target = self.checked + self.unchecked
+        if target.startswith(self._shown):
+            await self._stream.write(target[len(self._shown) :])
+        else:
+            await self._redraw(target)
+        self._shown = target
+
+    async def _redraw(self, text: str) -> None:
+        await self._stream.stop()
+        await self.message.update(text)
+        self._stream = Markdown.get_stream(self.message)
+        # a stream stopped before its task first ran raises CancelledError from `stop()`:
+        # let the task start now
+        await asyncio.sleep(0)
 
 
 class Note(Static):
@@ -60,12 +115,12 @@ class ChatView(VerticalScroll):
         await self.mount(UserMessage(text))
         self.anchor()
 
-    async def start_reply(self) -> MarkdownStream:
-        """An empty reply, and the stream that fills it as Eyla speaks."""
+    async def start_reply(self) -> ReplyView:
+        """An empty reply, and the view that fills it as Eyla speaks."""
         reply = self._reply("")
         reply.border_subtitle = "answering · esc cancels"
         await self.mount(reply)
-        return Markdown.get_stream(reply)
+        return await ReplyView.start(reply)
 
     def end_reply(self) -> None:
         self.query(EylaMessage).last().border_subtitle = ""

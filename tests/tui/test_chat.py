@@ -18,14 +18,17 @@ from tui.panel import ConfidenceGauge, ContributionBars, MemoryList
 pytestmark = pytest.mark.anyio
 
 
-async def test_a_reply_streams_in_sentence_by_sentence(store):
+async def test_a_reply_streams_in_word_by_word(store):
     model = ScriptedModel(["Hello there. I am Eyla. How can I help?"], gated=True)
     app = make_app(make_agent(model, store, confidence=0.72))
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await ready(pilot)
         await send(pilot, "Hi Eyla")
         assert [m.content for m in screen.query(UserMessage)] == ["Hi Eyla"]
-        model.release(2)
+        model.release(1)
+        # the first word is on screen before its sentence is over
+        await until(pilot, lambda: replies(screen) == ["Hello "])
+        model.release(1)
         await until(pilot, lambda: replies(screen) == ["Hello there. "])
         model.release(3)
         await until(pilot, lambda: replies(screen) == ["Hello there. I am Eyla. "])
@@ -34,6 +37,23 @@ async def test_a_reply_streams_in_sentence_by_sentence(store):
         assert replies(screen)[0].strip() == "Hello there. I am Eyla. How can I help?"
         assert screen.query_one(ConfidenceGauge).confidence == 0.72
         await until(pilot, lambda: screen.query_one(ContributionBars).values == CONTRIBUTIONS)
+
+
+async def test_a_sentence_the_guard_drops_is_taken_back_off_the_screen(store):
+    model = ScriptedModel(["Sure. I am ChatGPT. Paris is lovely."], gated=True)
+    agent = make_agent(model, store)
+    app = make_app(agent)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await ready(pilot)
+        await send(pilot, "Tell me about Paris")
+        model.release(3)
+        await until(pilot, lambda: replies(screen) == ["Sure. I am "])
+        model.release(1)
+        await until(pilot, lambda: replies(screen) == ["Sure. "])
+        model.release()
+        await until(pilot, lambda: not screen.answering)
+        assert replies(screen)[0].strip() == "Sure. Paris is lovely."
+        assert agent.history()[-1] == {"role": "assistant", "content": "Sure. Paris is lovely."}
 
 
 async def test_the_input_is_locked_while_eyla_answers(store):

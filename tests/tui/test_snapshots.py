@@ -31,7 +31,7 @@ def app(store, model):
 async def during(pilot: Pilot, model: ScriptedModel) -> None:
     screen = await ready(pilot)
     await send(pilot, "What is my dog called?")
-    model.release(6)
+    model.release(5)  # the first sentence, ended by its fifth word
     await until(pilot, lambda: replies(screen) == ["Your dog is called **Pixel**. "])
 
 
