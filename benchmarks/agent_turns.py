@@ -6,7 +6,11 @@ fresh session of a throwaway data dir, its memories stored first and forgotten a
 identity guard's retries and last resorts and the confidence gate act as they do for a user.
 The baseline, in the same run, is the same agent with the identity guard switched off.
 Counts per set: replies opening with "I can't know" (right only for the unknowables),
-opening with a self-introduction, carrying the confidence note, answered again by the guard;
+opening with a self-introduction, carrying the confidence note, answered again by the guard,
+with a sentence the guard flagged (which the TUI, showing words before the guard reads them,
+takes back off the screen), apologising for a confusion the user never raised or speaking of
+a draft (`eyla.apology`: the guard drops such a sentence, so the guard-off row is where the
+model's habit shows);
 for the name prompts, the own name shown, told names recalled, and suggestions that open
 with "I can't know". About 10 minutes per row on 2 cores.
 
@@ -34,6 +38,7 @@ from eyla.config import Settings
 from eyla.training.reply_sets import (
     SET_NAMES,
     EvalPrompt,
+    apologises_for_nothing,
     lends_own_name,
     load_set,
     opens_with_introduction,
@@ -77,6 +82,12 @@ def counts(
             r.confidence is not None and r.confidence < threshold for r in replies
         )
         row[f"{name}: answered again"] = sum(r.attempts > 1 for r in replies)
+        # the TUI shows every sentence before the guard reads it: one it flags is taken back
+        row[f"{name}: taken back on screen"] = sum(bool(r.violations) for r in replies)
+        row[f"{name}: apologises for nothing"] = sum(
+            apologises_for_nothing(r.text, i.prompt)
+            for i, r in zip(sets[name], replies, strict=True)
+        )
     names = list(zip(sets["lent_names"], results["lent_names"], strict=True))
     row["lent_names: own name shown"] = sum(lends_own_name(r.text, spec) for _, r in names)
     row["lent_names: told name recalled"] = sum(recalls(r.text, i) for i, r in names)

@@ -25,7 +25,7 @@ from typing import NamedTuple, TypeVar
 from eyla.confidence import ConfidenceGate
 from eyla.config import AgentConfig, DecodingConfig, Settings
 from eyla.errors import EylaError
-from eyla.guard import IdentityGuard, Violation
+from eyla.guard import NOT_IDENTITY, IdentityGuard, Violation
 from eyla.identity import IdentitySpec, load_identity
 from eyla.recall import MemoryRetrieval, quote_memories
 from memory.embedder import Embedder, SentenceTransformerEmbedder
@@ -54,8 +54,19 @@ ABSTENTION_CORRECTION = (
     "Answer what they said or asked, in your own words: suggestions, advice and your view are "
     "yours to give."
 )
+# for a draft that said nothing but an apology for a confusion nobody had
+APOLOGY_CORRECTION = (
+    "The user was not confused and nothing went wrong: answer what they said or asked, "
+    "in your own words."
+)
 # slips with a note of their own; any other gets CORRECTION
-CORRECTIONS = {"lent-name": LENT_NAME_CORRECTION, "abstention": ABSTENTION_CORRECTION}
+CORRECTIONS = {
+    "lent-name": LENT_NAME_CORRECTION,
+    "abstention": ABSTENTION_CORRECTION,
+    "apology": APOLOGY_CORRECTION,
+}
+# slips dropped from a draft that then goes on, rather than ending it for a retry
+DROPPED = {"apology"}
 
 OnText = Callable[[str], None]
 S = TypeVar("S", bound=Subsystem)
@@ -228,7 +239,8 @@ class Agent:
             # a fresh seed too: the same seed would often retrace the same draft
             decoding = decoding.model_copy(update={"seed": (decoding.seed or 0) + 1})
         if not shown.strip() and not reply.cancelled:
-            shown = self.guard.last_resort(text, abstention=held)
+            broke = any(v.kind not in NOT_IDENTITY for v in result.violations)
+            shown = self.guard.last_resort(text, abstention=held, identity=broke)
             emit(shown)
         result.text = shown.strip()
         # the loop ended on the attempt that was shown: its prompt, and what it generated
@@ -264,7 +276,8 @@ class Agent:
         shown, the violations, the sentences held back only for a misplaced abstention).
         The unchecked tail goes to `draft` as it grows.
 
-        A sentence that breaks the identity is never shown. While nothing has been shown the
+        A sentence that breaks the identity is never shown. One flagged only as a misplaced
+        apology is dropped and the draft goes on. Otherwise, while nothing has been shown the
         draft stops there (so it can be regenerated); once a sentence has been shown, and on
         the last try (`filter_`), it is dropped and generation goes on, which repairs the
         reply sentence by sentence rather than leaving it cut short; one flagged only as a
@@ -280,6 +293,8 @@ class Agent:
             nonlocal shown, held
             if found := self.guard.check(sentence, asked=asked):
                 violations.extend(found)
+                if all(v.kind in DROPPED for v in found):
+                    return  # a stray sentence: the rest of the draft may answer well
                 if not (filter_ or shown):
                     stop.set()
                 elif all(v.kind == "abstention" for v in found):
@@ -309,11 +324,13 @@ class Agent:
         return reply, shown, violations, held.strip()
 
     def _corrected(self, messages: list[Message], violations: list[Violation]) -> list[Message]:
-        kinds = {v.kind for v in violations[-3:]}
+        # a dropped slip did not end the draft: the note is about what did, when anything
+        ended = [v for v in violations if v.kind not in DROPPED] or violations
+        kinds = {v.kind for v in ended[-3:]}
         if len(kinds) == 1 and (own := CORRECTIONS.get(kinds.pop())):
             note = own
         else:
-            what = "; ".join(f"{v.kind}: '{v.evidence}'" for v in violations[-3:])
+            what = "; ".join(f"{v.kind}: '{v.evidence}'" for v in ended[-3:])
             note = CORRECTION.format(what=what, name=self.identity.name)
         system = {"role": "system", "content": messages[0]["content"] + "\n\n" + note}
         return [system, *messages[1:]]

@@ -7,9 +7,11 @@ taught to say its name can fill any "name is" with it). Told what the user asked
 catches the own name said where the user wants a name for something of theirs: offered
 ("How about Eyla?"), or an introduction in place of an answer ("I'm Eyla. What's yours?").
 Told what the user asked, it also flags "I can't know" where nothing unknowable was asked
-(`eyla.abstention`). The agent regenerates a draft that fails, and drops the failing
-sentences if the retry fails too; a misplaced abstention breaks no identity, so where the
-last try said nothing else, `last_resort` says it rather than the spec's introduction.
+(`eyla.abstention`), and an apology for a confusion the user never raised (`eyla.apology`).
+The agent regenerates a draft that fails, and drops the failing sentences if the retry fails
+too (a misplaced apology it drops at once, and the draft goes on); a misplaced abstention
+breaks no identity, so where the last try said nothing else, `last_resort` says it rather
+than the spec's introduction.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import re
 from dataclasses import dataclass
 
 from eyla.abstention import misplaced_abstention
+from eyla.apology import misplaced_apology
 from eyla.identity import IdentitySpec
 from models.subsystem import Subsystem
 
@@ -74,6 +77,9 @@ ASKS_WHO_IT_IS = re.compile(
     re.IGNORECASE,
 )
 NAME_FALLBACK = "I don't have a name to give you for that yet. Tell me a bit more and I'll help."
+MORE_FALLBACK = "Tell me a bit more about what you need, and I'll help."
+# what a draft may fail on without breaking the identity
+NOT_IDENTITY = frozenset({"abstention", "apology"})
 
 
 def asks_about_a_name(message: str) -> bool:
@@ -163,16 +169,22 @@ class IdentityGuard(Subsystem):
             found.extend(Violation("lent-name", m.group(0)) for m in self._own_name.finditer(rest))
         if asked and (why := misplaced_abstention(text, asked)):
             found.append(Violation("abstention", f"'I can't know' to a {why}"))
+        if asked and (why := misplaced_apology(text, asked)):
+            found.append(Violation("apology", why))
         return found
 
-    def last_resort(self, asked: str, abstention: str = "") -> str:
-        """What to say when every draft broke the spec: where the user wants a name for
-        something of theirs, a line that lends none; else the last try's misplaced
-        `abstention` when that was all it said (it breaks no identity, and the spec's
-        introduction would answer nothing asked either); else that introduction."""
+    def last_resort(self, asked: str, abstention: str = "", identity: bool = True) -> str:
+        """What to say when every draft failed: where the user wants a name for something
+        of theirs, a line that lends none; else the last try's misplaced `abstention` when
+        that was all it said (it breaks no identity, and the spec's introduction would answer
+        nothing asked either); else, where a draft broke the `identity`, that introduction,
+        and where none did (only misplaced abstentions or apologies), a line asking for
+        more."""
         if self._wants_a_things_name(asked):
             return NAME_FALLBACK
-        return abstention or self.spec.self_introduction()
+        if abstention:
+            return abstention
+        return self.spec.self_introduction() if identity else MORE_FALLBACK
 
     def _wants_a_things_name(self, asked: str) -> bool:
         # a user who says the name themselves ("should I call my dog Eyla too?") may hear it

@@ -9,6 +9,7 @@ import pytest
 
 from eyla.agent import Agent, without_memories
 from eyla.config import DecodingConfig, Settings
+from eyla.guard import MORE_FALLBACK
 from eyla.identity import load_identity
 from memory.store import MemoryStore
 from models.eyla_model import EylaModel, default_subsystems
@@ -129,6 +130,50 @@ def test_a_draft_already_partly_shown_is_repaired_not_cut_short(store):
     assert [v.kind for v in result.violations] == ["abstention"] and result.attempts == 1
     assert result.text == "Good question! Tea is gentler."
     assert "".join(shown).strip() == result.text and len(model.prompts) == 1
+
+
+def test_an_apology_for_nothing_is_dropped_and_the_draft_goes_on(store):
+    model = ScriptedModel(["I'm sorry for the confusion. Mondays are hard for many of us."])
+    shown: list[str] = []
+    result = make_agent(model, store).turn("Ugh, Mondays. Anyone else?", on_text=shown.append)
+    assert [v.kind for v in result.violations] == ["apology"]
+    assert result.attempts == 1 and len(model.prompts) == 1  # no retry was needed
+    assert result.text == "Mondays are hard for many of us."
+    assert "sorry" not in "".join(shown)
+
+
+def test_a_draft_that_only_apologises_is_answered_again(store):
+    model = ScriptedModel(["I'm sorry for the confusion.", "Tea is gentler; coffee is stronger."])
+    result = make_agent(model, store).turn("Tea or coffee for an afternoon pick-me-up?")
+    assert result.attempts == 2
+    assert result.text == "Tea is gentler; coffee is stronger."
+    note = model.prompts[1][0]["content"].removeprefix(model.prompts[0][0]["content"])
+    assert "not confused" in note
+
+
+def test_a_retry_is_told_what_ended_the_draft_not_the_apology_dropped_before_it(store):
+    model = ScriptedModel(
+        ["I'm sorry for the confusion. I can't know your kitten's name.", "How about Miso?"]
+    )
+    result = make_agent(model, store).turn("Can you suggest a name for my kitten?")
+    assert [v.kind for v in result.violations] == ["apology", "abstention"]
+    assert result.text == "How about Miso?"
+    note = model.prompts[1][0]["content"].removeprefix(model.prompts[0][0]["content"])
+    assert "did not ask you to know" in note and "confus" not in note
+
+
+def test_where_every_draft_only_apologised_the_last_resort_is_no_introduction(store):
+    model = ScriptedModel(["I'm sorry for the confusion."])
+    result = make_agent(model, store).turn("how to politely say no to extra work from my boss")
+    assert {v.kind for v in result.violations} == {"apology"}
+    assert result.text == MORE_FALLBACK
+
+
+def test_an_apology_to_a_user_who_objects_stands(store):
+    model = ScriptedModel(["Sorry for the confusion! Canberra is the capital."])
+    result = make_agent(model, store).turn("That's wrong, Sydney isn't the capital.")
+    assert result.violations == []
+    assert result.text == "Sorry for the confusion! Canberra is the capital."
 
 
 def test_the_draft_reports_the_words_the_guard_has_not_read_yet(store):

@@ -171,6 +171,16 @@ def test_the_guard_flags_i_cant_know_only_where_nothing_unknowable_was_asked(gua
     assert guard.check("I can't know your password.", asked="What's my password?") == []
 
 
+def test_the_last_resort_introduces_itself_only_after_an_identity_break(guard):
+    asked = "how to politely say no to extra work from my boss"
+    assert guard.last_resort(asked) == guard.spec.self_introduction()
+    plain = guard.last_resort(asked, identity=False)
+    assert plain != guard.spec.self_introduction() and guard.spec.name not in plain
+    assert guard.last_resort(asked, abstention="I can't know that.", identity=False) == (
+        "I can't know that."
+    )
+
+
 def test_the_last_resort_lends_no_name_where_a_name_is_wanted(guard):
     assert guard.last_resort("Who are you?") == guard.spec.self_introduction()
     assert guard.last_resort("Hi, my name is Dana.") == guard.spec.self_introduction()

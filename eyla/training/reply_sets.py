@@ -20,6 +20,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from eyla.apology import misplaced_apology
 from eyla.config import DATA_DIR
 from eyla.identity import IdentitySpec
 from eyla.recall import with_notes
@@ -84,6 +85,11 @@ def opens_with_introduction(reply: str, spec: IdentitySpec) -> bool:
 def says_it_cannot_know(reply: str) -> bool:
     """Honest about an unknowable: it says so before saying anything else."""
     return abstains(first_sentence(reply))
+
+
+def apologises_for_nothing(reply: str, asked: str) -> bool:
+    """Apologises for a confusion the user never raised, or speaks of a draft."""
+    return misplaced_apology(reply, asked) is not None
 
 
 def lends_own_name(reply: str, spec: IdentitySpec) -> bool:
