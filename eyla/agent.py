@@ -66,7 +66,7 @@ CORRECTIONS = {
     "apology": APOLOGY_CORRECTION,
 }
 # slips dropped from a draft that then goes on, rather than ending it for a retry
-DROPPED = {"apology"}
+DROPPED = frozenset({"apology"})
 
 OnText = Callable[[str], None]
 S = TypeVar("S", bound=Subsystem)

@@ -9,6 +9,8 @@ from textual.containers import VerticalScroll
 from textual.widgets import Markdown, Static
 
 if TYPE_CHECKING:
+    from textual.widgets.markdown import MarkdownStream
+
     from models.generate import Message
 
 
@@ -33,17 +35,18 @@ class ReplyView:
     streamed; when the guard drops what was shown unchecked, the reply is redrawn without
     it."""
 
+    _stream: MarkdownStream
+
     def __init__(self, message: EylaMessage) -> None:
         self.message = message
         self.checked = ""
         self.unchecked = ""
         self._shown = ""
-        self._stream = Markdown.get_stream(message)
 
     @classmethod
     async def start(cls, message: EylaMessage) -> ReplyView:
         view = cls(message)
-        await asyncio.sleep(0)  # see `_redraw`
+        await view._open_stream()
         return view
 
     async def release(self, sentence: str) -> None:
@@ -76,6 +79,9 @@ class ReplyView:
     async def _redraw(self, text: str) -> None:
         await self._stream.stop()
         await self.message.update(text)
+        await self._open_stream()
+
+    async def _open_stream(self) -> None:
         self._stream = Markdown.get_stream(self.message)
         # a stream stopped before its task first ran raises CancelledError from `stop()`:
         # let the task start now
