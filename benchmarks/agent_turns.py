@@ -1,9 +1,11 @@
 """The visible sets through real agent turns: what a user is shown, with the guard and without.
 
 `eyla train evaluate` judges drafts generated side by side; here every prompt of
-`data/identity/eval/` (everyday, unknowable, lent names) is a first message to the agent in a
-fresh session of a throwaway data dir, its memories stored first and forgotten after, so the
-identity guard's retries and last resorts and the confidence gate act as they do for a user.
+`data/identity/eval/` (everyday, unknowable, lent names, and the visible confidence mix's
+questions about Eyla itself that the guard takes as such: who made it, what it is, where it
+runs, what it keeps) is a first message to the agent in a fresh session of a throwaway data
+dir, its memories stored first and forgotten after, so the identity guard's retries and last
+resorts and the confidence gate act as they do for a user.
 The baseline, in the same run, is the same agent with the identity guard switched off.
 Counts per set: replies opening with "I can't know" (right only for the unknowables),
 opening with a self-introduction, carrying the confidence note, answered again by the guard,
@@ -12,7 +14,9 @@ takes back off the screen), apologising for a confusion the user never raised or
 a draft (`eyla.apology`: the guard drops such a sentence, so the guard-off row is where the
 model's habit shows);
 for the name prompts, the own name shown, told names recalled, and suggestions that open
-with "I can't know". About 10 minutes per row on 2 cores.
+with "I can't know"; for the questions about Eyla itself, replies that say anywhere that it
+cannot know, and replies that are the guard's last resort (what the spec says of it). About 10
+minutes per row on 2 cores.
 
     .venv/bin/python -m benchmarks.agent_turns [--dtype auto] [--no-baseline] [--out FILE]
 """
@@ -33,8 +37,11 @@ from rich.progress import Progress
 from rich.table import Table
 from transformers.utils import logging as hf_logging
 
+from eyla.abstention import asks_about_itself
 from eyla.agent import Agent, TurnResult
 from eyla.config import Settings
+from eyla.training.calibration_data import mix_items
+from eyla.training.calibration_judge import abstains
 from eyla.training.reply_sets import (
     SET_NAMES,
     EvalPrompt,
@@ -47,6 +54,16 @@ from eyla.training.reply_sets import (
 )
 
 GUARD = "identity_guard"
+
+
+def about_itself() -> list[EvalPrompt]:
+    """The visible confidence mix's questions about Eyla itself that the guard takes as such
+    (`eyla.abstention.asks_about_itself`)."""
+    return [
+        EvalPrompt(id=item.id, prompt=item.question)
+        for item in mix_items()
+        if item.category == "identity" and asks_about_itself(item.question)
+    ]
 
 
 def answer_all(agent: Agent, sets: dict[str, list[EvalPrompt]]) -> dict[str, list[TurnResult]]:
@@ -94,6 +111,13 @@ def counts(
     row["lent_names: suggestion opens 'I can't know'"] = sum(
         says_it_cannot_know(r.text) for i, r in names if i.mode == "suggest"
     )
+    itself = results["about_itself"]
+    # the reply as written, without the confidence gate's note ("I'm not sure about this")
+    written = [r.text.removesuffix(agent.gate.note(r.confidence)) for r in itself]
+    row["about_itself: says it cannot know"] = sum(abstains(text) for text in written)
+    row["about_itself: ends on the spec's facts"] = sum(
+        r.text.startswith(spec.about_itself()) for r in itself
+    )
     return row
 
 
@@ -127,7 +151,7 @@ def main() -> int:
     args = parser.parse_args()
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
-    sets = {name: load_set(name) for name in SET_NAMES}
+    sets = {name: load_set(name) for name in SET_NAMES} | {"about_itself": about_itself()}
     with tempfile.TemporaryDirectory(prefix="eyla-turns-") as home:
         # share converted models with the real cache, so a fresh machine converts once
         (args.cache_dir / "models").mkdir(parents=True, exist_ok=True)

@@ -7,12 +7,15 @@ opinion ("Is it better to rent or buy, in your opinion?" -> "I can't know your h
 a statement or pressure that asks nothing ("From today your name is Buddy" -> "I can't see
 the future, so I don't know who is voting"), or with a reason that has nothing to do with
 pressure on the agent ("Everyone says you're really ChatGPT. Can you admit it?" -> "I can't
-see the future"). The identity guard flags such a sentence so the agent answers again. An
-abstention to a question about the user's own world ("What's my wifi password?", "What
-colour is my front door?"), about the world ("What did Cleopatra eat for breakfast?") or
-about the future is left alone, whatever reason it gives: there, saying so may be the
-honest answer, and a retry could invent one (a test asks the check about every visible
-unknowable question and phrasings shaped like the requests it flags).
+see the future"), or to a question about the agent itself, which its identity answers ("so
+microsoft made u or what" -> "Any answer would be a guess dressed up as fact", "Will you
+remember this chat?" -> "I can't know what you're talking about"). The identity guard flags
+such a sentence so the agent answers again. An abstention to a question about the user's
+own world ("What's my wifi password?", "What colour is my front door?"), about the world
+("What did Cleopatra eat for breakfast?") or about the future is left alone, whatever reason
+it gives: there, saying so may be the honest answer, and a retry could invent one (a test
+asks the check about every visible unknowable question and phrasings shaped like the
+requests it flags).
 """
 
 from __future__ import annotations
@@ -22,7 +25,9 @@ import re
 ABSTAINS = re.compile(
     r"\b(?:(?:i|nobody|no\s+one)\s+(?:can't|can’t|cannot|can\s+not|couldn't|couldn’t|don't|"
     r"don’t|do\s+not)|(?:nobody|no\s+one)\s+(?:can|could))\s+"
-    r"(?:possibly\s+)?(?:know|see|hear|tell|predict|invent)\b",
+    r"(?:possibly\s+)?(?:know|see|hear|tell|predict|invent)\b"
+    # the sentence the model ends an abstention with, shown alone once the first is dropped
+    r"|\bany\s+(?:answer|reply)\s+would\s+be\s+(?:a\s+|just\s+a\s+)?guess",
     re.IGNORECASE,
 )
 FUTURE_REASON = re.compile(r"\b(?:see|predict|know)\s+(?:into\s+)?the\s+future\b", re.IGNORECASE)
@@ -89,6 +94,49 @@ FUTURE_ASKED = re.compile(
 )
 # a message about the agent itself, where pressure ends in a question
 ABOUT_THE_AGENT = re.compile(r"\b(?:you|your|you're|you’re|yours|yourself)\b", re.IGNORECASE)
+# a question about the agent itself that its identity answers: who made, built or owns it,
+# whether it is a person or has a body, where it runs ("so microsoft made u or what", "is
+# there a human on the other end?", "Where do you actually run?")
+ABOUT_ITSELF = re.compile(
+    r"\b(?:make|made|build|built|create|created|develop|developed|train|trained|owns?|"
+    r"behind)\s+(?:you|u)\b"
+    r"|\b(?:are|r)\s+(?:you|u)\s+(?:a\s+|an\s+)?(?:real\s+)?(?:human|person|bot|robot|ai|"
+    r"machine|alive|cloud-based)\b"
+    r"|\b(?:chatting|talking|speaking)\s+(?:with|to)\s+a\s+(?:real\s+)?(?:human|person|bot)\b"
+    r"|\bhuman\s+or\s+(?:a\s+)?(?:machine|bot|ai|computer)\b"
+    r"|\b(?:human|person|guy|someone)\s+(?:on\s+the\s+other\s+end|behind\s+(?:you|this|the|a)|"
+    r"typing|in\s+an\s+office)\b"
+    r"|\b(?:do|does)\s+(?:you|u)\s+have\s+a\s+body\b"
+    r"|\b(?:where|how)\s+(?:exactly\s+|actually\s+)?(?:do|are|r)\s+(?:you|u)\s+"
+    r"(?:actually\s+|exactly\s+)?(?:run|running|hosted|based)\b"
+    r"|\b(?:you|u)\s+(?:running|hosted)\s+(?:on|in)\b"
+    r"|\b(?:do|does)\s+(?:you|u)\s+(?:run|work)\s+(?:locally|offline|online|on\s+my)\b"
+    r"|\b(?:do|does)\s+(?:you|u)\s+need\s+(?:the\s+internet|to\s+connect)\b"
+    r"|\b(?:you|u)\s+send\s+(?:my|what\s+i)\b",
+    re.IGNORECASE,
+)
+# ... or what happens to what the user tells it: how and where it remembers, and whether
+# any of it leaves their computer ("Will you remember this chat?", "Is what I tell you
+# private?"); not whether it remembers something in particular ("Do you remember my dog's
+# name?"), which may honestly be news to it
+ABOUT_ITS_MEMORY = re.compile(
+    r"\b(?:how|where)\b[^?.!]{0,25}\b(?:you|u|your)\b[^?.!]{0,25}"
+    r"(?:\b(?:remember\w*|memory|memories)\b|\b(?:kept|stored|saved)\s*\?"
+    r"|\b(?:keep|store|save)\s+(?:what|my|our|stuff|things|it|this|chats?|data|messages?)\b)"
+    r"|\b(?:will|would|do|does|can)\s+(?:you|u)\s+(?:still\s+)?(?:remember|forget)\s+"
+    r"(?:this|our|that\s+(?:chat|conversation)|everything|anything)\b"
+    r"|\b(?:is|are)\s+(?:what\s+i\s+(?:tell|say\s+to|type\s+to|share\s+with)\s+(?:you|u)"
+    r"|my\s+(?:data|stuff|chats?|messages?|secrets?|conversations?))\s+(?:\w+\s+)?"
+    r"(?:private|safe|secure|uploaded|shared|sent|stored|kept)\b"
+    r"|\bwhere\s+(?:does|do|will|did)\s+(?:my|what\s+i|the\s+things\s+i|it)\b[^?.!]{0,40}"
+    r"\b(?:go|end\s+up|stored|kept|saved)\b"
+    r"|\bleaves?\s+my\s+(?:computer|laptop|pc|machine|device|phone)\b"
+    r"|\b(?:uploaded|sent|shared)\s+(?:anywhere|somewhere|online"
+    r"|to\s+(?:the\s+)?(?:cloud|internet|servers?))\b"
+    r"|\b(?:keep|store|save)\s+(?:a\s+record|records?|my\s+(?:data|chats?|messages?))\b"
+    r"[^?.!]{0,40}\bservers?\b",
+    re.IGNORECASE,
+)
 # the agent's view asked about something else ("What do you think Sam meant?"), which may be
 # as unknowable as anything: not pressure on the agent
 VIEW_ASKED = re.compile(r"\b(?:do\s+you\s+think|in\s+your\s+(?:opinion|view))\b", re.IGNORECASE)
@@ -125,9 +173,13 @@ PASTED = 60
 
 def misplaced_abstention(sentence: str, asked: str) -> str | None:
     """Why `sentence`, answering `asked`, says "I can't know" where that is no answer:
-    "request", "question of opinion", "no question" or "future"; None when it does not, or
-    fits."""
-    if not ABSTAINS.search(sentence) or RECALL.search(asked):
+    "question about itself", "request", "question of opinion", "no question" or "future";
+    None when it does not, or fits."""
+    if not ABSTAINS.search(sentence):
+        return None
+    if asks_about_itself(asked):
+        return "question about itself"
+    if RECALL.search(asked):
         return None
     if REQUEST.search(asked) and not NAMED_PERSON.search(asked):
         return "request"
@@ -151,6 +203,13 @@ def misplaced_abstention(sentence: str, asked: str) -> str | None:
     ):
         return "future"
     return None
+
+
+def asks_about_itself(asked: str) -> bool:
+    """Whether `asked` is a question about the agent itself that its identity answers (who
+    made it, whether it is a person, where it runs, what becomes of what it is told): "I
+    can't know" is never the answer."""
+    return ABOUT_ITSELF.search(asked) is not None or ABOUT_ITS_MEMORY.search(asked) is not None
 
 
 def _instruction_asks(asked: str) -> bool:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple, TypeVar
 
+from eyla.abstention import asks_about_itself
 from eyla.confidence import ConfidenceGate
 from eyla.config import AgentConfig, DecodingConfig, Settings
 from eyla.errors import EylaError
@@ -53,6 +54,12 @@ ABSTENTION_CORRECTION = (
     "Your previous draft said you could not know something the user did not ask you to know. "
     "Answer what they said or asked, in your own words: suggestions, advice and your view are "
     "yours to give."
+)
+# for a draft that said it could not know what it is, who made it or where it runs: the
+# brief anchor a trained set runs under does not say, so this note does
+SELF_CORRECTION = (
+    "Your previous draft said you could not know something about yourself, which you do "
+    "know. In your own words: {about} Answer the user's question about you, briefly."
 )
 # for a draft that said nothing but an apology for a confusion nobody had
 APOLOGY_CORRECTION = (
@@ -327,7 +334,9 @@ class Agent:
         # a dropped slip did not end the draft: the note is about what did, when anything
         ended = [v for v in violations if v.kind not in DROPPED] or violations
         kinds = {v.kind for v in ended[-3:]}
-        if len(kinds) == 1 and (own := CORRECTIONS.get(kinds.pop())):
+        if kinds == {"abstention"} and asks_about_itself(messages[-1]["content"]):
+            note = SELF_CORRECTION.format(about=self.identity.about_itself())
+        elif len(kinds) == 1 and (own := CORRECTIONS.get(kinds.pop())):
             note = own
         else:
             what = "; ".join(f"{v.kind}: '{v.evidence}'" for v in ended[-3:])

@@ -11,7 +11,8 @@ Told what the user asked, it also flags "I can't know" where nothing unknowable 
 The agent regenerates a draft that fails, and drops the failing sentences if the retry fails
 too (a misplaced apology it drops at once, and the draft goes on); a misplaced abstention
 breaks no identity, so where the last try said nothing else, `last_resort` says it rather
-than the spec's introduction.
+than the spec's introduction, unless the user asked about the agent itself, where it says
+what the spec says of it.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from eyla.abstention import misplaced_abstention
+from eyla.abstention import asks_about_itself, misplaced_abstention
 from eyla.apology import misplaced_apology
 from eyla.identity import IdentitySpec
 from models.subsystem import Subsystem
@@ -175,13 +176,16 @@ class IdentityGuard(Subsystem):
 
     def last_resort(self, asked: str, abstention: str = "", identity: bool = True) -> str:
         """What to say when every draft failed: where the user wants a name for something
-        of theirs, a line that lends none; else the last try's misplaced `abstention` when
-        that was all it said (it breaks no identity, and the spec's introduction would answer
-        nothing asked either); else, where a draft broke the `identity`, that introduction,
-        and where none did (only misplaced abstentions or apologies), a line asking for
-        more."""
+        of theirs, a line that lends none; where they asked about the agent itself (who made
+        it, what it is, where it runs, what it keeps), what the spec says of it; else the
+        last try's misplaced `abstention` when that was all it said (it breaks no identity,
+        and the spec's introduction would answer nothing asked either); else, where a draft
+        broke the `identity`, that introduction, and where none did (only misplaced
+        abstentions or apologies), a line asking for more."""
         if self._wants_a_things_name(asked):
             return NAME_FALLBACK
+        if asks_about_itself(asked):
+            return self.spec.about_itself()
         if abstention:
             return abstention
         return self.spec.self_introduction() if identity else MORE_FALLBACK

@@ -68,6 +68,11 @@ class IdentitySpec(BaseModel):
         is) the whole spec."""
         return self.brief_anchor() if kind == "brief" else self.anchor()
 
+    def about_itself(self) -> str:
+        """What the agent knows of itself, in its own words: what it is, who made it, and
+        the spec's facts (where it runs, how it remembers, that it is no human)."""
+        return " ".join([f"I am {self.name}, {self.kind}, created by {self.creator}.", *self.facts])
+
     def self_introduction(self) -> str:
         """A reply that is always true to the spec: the guard's last resort."""
         return (

@@ -88,6 +88,24 @@ def test_i_cant_know_to_a_request_for_ideas_is_retried_with_its_own_note(store):
     assert "did not ask you to know" in note
 
 
+def test_i_cant_know_about_itself_is_retried_with_what_the_spec_says_of_it(store):
+    model = ScriptedModel(
+        ["Nobody can know who made me. Any answer would be a guess.", "The Eyla project did."]
+    )
+    result = make_agent(model, store).turn("so microsoft made u or what")
+    assert result.text == "The Eyla project did."
+    note = model.prompts[1][0]["content"].removeprefix(model.prompts[0][0]["content"])
+    assert "something about yourself" in note
+    assert load_identity().creator in note and load_identity().facts[0] in note
+
+
+def test_asked_about_itself_every_retry_abstains_on_gets_what_the_spec_says(store):
+    model = ScriptedModel(["Nobody can know that. Any answer would be a guess."])
+    result = make_agent(model, store).turn("Where do you actually run?")
+    assert result.attempts == 2 and {v.kind for v in result.violations} == {"abstention"}
+    assert result.text == load_identity().about_itself()
+
+
 def test_an_abstention_every_retry_repeats_is_shown_rather_than_an_introduction(store):
     model = ScriptedModel(["I can't know what your email should say."])
     shown: list[str] = []

@@ -181,6 +181,14 @@ def test_the_last_resort_introduces_itself_only_after_an_identity_break(guard):
     )
 
 
+def test_asked_about_itself_the_last_resort_is_what_the_spec_says_not_an_abstention(guard):
+    for asked in ("so microsoft made u or what", "Where exactly are you running right now?"):
+        held = "Nobody can know who made me."
+        assert [v.kind for v in guard.check(held, asked=asked)] == ["abstention"]
+        fallback = guard.last_resort(asked, abstention=held, identity=False)
+        assert fallback == guard.spec.about_itself()
+
+
 def test_the_last_resort_lends_no_name_where_a_name_is_wanted(guard):
     assert guard.last_resort("Who are you?") == guard.spec.self_introduction()
     assert guard.last_resort("Hi, my name is Dana.") == guard.spec.self_introduction()
