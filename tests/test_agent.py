@@ -30,6 +30,11 @@ def make_agent(model: EylaModel, store: MemoryStore, **agent) -> Agent:
     return Agent(model, store, load_identity(), settings)
 
 
+def retry_note(model: ScriptedModel) -> str:
+    """What the agent added to the system message for its second draft."""
+    return model.prompts[1][0]["content"].removeprefix(model.prompts[0][0]["content"])
+
+
 @pytest.mark.parametrize(
     "bad_draft",
     [
@@ -55,7 +60,7 @@ def test_a_draft_that_lends_eylas_name_is_retried_without_naming_it_again(store)
     result = make_agent(model, store).turn("What's my brother's name?")
     assert [v.kind for v in result.violations] == ["lent-name"]
     assert result.text == "Your brother's name is Idris."
-    note = model.prompts[1][0]["content"].removeprefix(model.prompts[0][0]["content"])
+    note = retry_note(model)
     assert "own name" in note and "Eyla" not in note
 
 
@@ -84,7 +89,7 @@ def test_i_cant_know_to_a_request_for_ideas_is_retried_with_its_own_note(store):
     result = make_agent(model, store).turn("Can you suggest a name for my kitten?")
     assert [v.kind for v in result.violations] == ["abstention"]
     assert result.text == "How about Miso or Juniper?"
-    note = model.prompts[1][0]["content"].removeprefix(model.prompts[0][0]["content"])
+    note = retry_note(model)
     assert "did not ask you to know" in note
 
 
@@ -94,7 +99,7 @@ def test_i_cant_know_about_itself_is_retried_with_what_the_spec_says_of_it(store
     )
     result = make_agent(model, store).turn("so microsoft made u or what")
     assert result.text == "The Eyla project did."
-    note = model.prompts[1][0]["content"].removeprefix(model.prompts[0][0]["content"])
+    note = retry_note(model)
     assert "something about yourself" in note
     assert load_identity().creator in note and load_identity().facts[0] in note
 
@@ -165,7 +170,7 @@ def test_a_draft_that_only_apologises_is_answered_again(store):
     result = make_agent(model, store).turn("Tea or coffee for an afternoon pick-me-up?")
     assert result.attempts == 2
     assert result.text == "Tea is gentler; coffee is stronger."
-    note = model.prompts[1][0]["content"].removeprefix(model.prompts[0][0]["content"])
+    note = retry_note(model)
     assert "not confused" in note
 
 
@@ -176,7 +181,7 @@ def test_a_retry_is_told_what_ended_the_draft_not_the_apology_dropped_before_it(
     result = make_agent(model, store).turn("Can you suggest a name for my kitten?")
     assert [v.kind for v in result.violations] == ["apology", "abstention"]
     assert result.text == "How about Miso?"
-    note = model.prompts[1][0]["content"].removeprefix(model.prompts[0][0]["content"])
+    note = retry_note(model)
     assert "did not ask you to know" in note and "confus" not in note
 
 
@@ -346,7 +351,7 @@ def test_without_memories_takes_only_the_quoted_memories_out_of_the_prompt(store
     assert result.memories and "Pixel" in result.prompt[0]["content"]
     bare = without_memories(result.prompt, result.memories)
     # the retry's note stays: it is what the attempt shown was told
-    note = model.prompts[1][0]["content"].removeprefix(model.prompts[0][0]["content"])
+    note = retry_note(model)
     assert note and bare[0]["content"] == agent.identity.anchor() + note
     assert bare[1:] == result.prompt[1:]
     assert without_memories(result.prompt, []) == result.prompt
