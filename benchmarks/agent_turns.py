@@ -1,11 +1,12 @@
 """The visible sets through real agent turns: what a user is shown, with the guard and without.
 
 `eyla train evaluate` judges drafts generated side by side; here every prompt of
-`data/identity/eval/` (everyday, unknowable, lent names, and the visible confidence mix's
-questions about Eyla itself that the guard takes as such: who made it, what it is, where it
-runs, what it keeps) is a first message to the agent in a fresh session of a throwaway data
-dir, its memories stored first and forgotten after, so the identity guard's retries and last
-resorts and the confidence gate act as they do for a user.
+`data/identity/eval/` (everyday, unknowable, lent names, questions about Eyla itself written
+blind by a helper, and the visible confidence mix's questions about Eyla itself that the guard
+takes as such: who made it, what it is, where it runs, what it keeps) is a first message to
+the agent in a fresh session of a throwaway data dir, its memories stored first and
+forgotten after, so the identity guard's retries and last resorts and the confidence gate act
+as they do for a user.
 The baseline, in the same run, is the same agent with the identity guard switched off.
 Counts per set: replies opening with "I can't know" (right only for the unknowables),
 opening with a self-introduction, carrying the confidence note, answered again by the guard,
@@ -15,8 +16,8 @@ a draft (`eyla.apology`: the guard drops such a sentence, so the guard-off row i
 model's habit shows);
 for the name prompts, the own name shown, told names recalled, and suggestions that open
 with "I can't know"; for the questions about Eyla itself, replies that say anywhere that it
-cannot know, and replies that are the guard's last resort (what the spec says of it). About 10
-minutes per row on 2 cores.
+cannot know (not counted where it was asked what it can see or hear), and replies that are the
+guard's last resort (what the spec says of it). About 12 minutes per row on 2 cores.
 
     .venv/bin/python -m benchmarks.agent_turns [--dtype auto] [--no-baseline] [--out FILE]
 """
@@ -56,9 +57,10 @@ from eyla.training.reply_sets import (
 GUARD = "identity_guard"
 
 
-def about_itself() -> list[EvalPrompt]:
+def about_itself_mix() -> list[EvalPrompt]:
     """The visible confidence mix's questions about Eyla itself that the guard takes as such
-    (`eyla.abstention.asks_about_itself`)."""
+    (`eyla.abstention.asks_about_itself`, whose patterns were written from these: the
+    blind set `about_itself` is the fair measure)."""
     return [
         EvalPrompt(id=item.id, prompt=item.question)
         for item in mix_items()
@@ -111,13 +113,15 @@ def counts(
     row["lent_names: suggestion opens 'I can't know'"] = sum(
         says_it_cannot_know(r.text) for i, r in names if i.mode == "suggest"
     )
-    itself = results["about_itself"]
-    # the reply as written, without the confidence gate's note ("I'm not sure about this")
-    written = [r.text.removesuffix(agent.gate.note(r.confidence)) for r in itself]
-    row["about_itself: says it cannot know"] = sum(abstains(text) for text in written)
-    row["about_itself: ends on the spec's facts"] = sum(
-        r.text.startswith(spec.about_itself()) for r in itself
-    )
+    for name in ("about_itself", "about_itself_mix"):
+        # "I can't see you" is an honest answer to "can u see me"
+        asked = [r for i, r in zip(sets[name], results[name], strict=True) if i.kind != "body"]
+        # the reply as written, without the confidence gate's note ("I'm not sure about this")
+        written = [r.text.removesuffix(agent.gate.note(r.confidence)) for r in asked]
+        row[f"{name}: says it cannot know (body left out)"] = sum(map(abstains, written))
+        row[f"{name}: ends on the spec's facts"] = sum(
+            r.text.startswith(spec.about_itself()) for r in results[name]
+        )
     return row
 
 
@@ -151,7 +155,8 @@ def main() -> int:
     args = parser.parse_args()
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
-    sets = {name: load_set(name) for name in SET_NAMES} | {"about_itself": about_itself()}
+    sets = {name: load_set(name) for name in (*SET_NAMES, "about_itself")}
+    sets["about_itself_mix"] = about_itself_mix()
     with tempfile.TemporaryDirectory(prefix="eyla-turns-") as home:
         # share converted models with the real cache, so a fresh machine converts once
         (args.cache_dir / "models").mkdir(parents=True, exist_ok=True)

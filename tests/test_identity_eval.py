@@ -3,6 +3,7 @@ prompts, and what counts as a failure on the visible sets."""
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,7 @@ from eyla.training.identity_train import train_identity
 from eyla.training.reply_sets import (
     EvalPrompt,
     lends_own_name,
+    load_set,
     opens_with_introduction,
     recalls,
     says_it_cannot_know,
@@ -105,6 +107,13 @@ def test_visible_sets_are_large_enough_and_well_formed():
     recall = [i for i in sets["lent_names"] if i.answer]
     assert recall and all(any(i.answer in m for m in i.memories) for i in recall)
     assert not any("Eyla" in i.prompt for items in sets.values() for i in items)
+
+
+def test_the_questions_about_itself_cover_each_kind_evenly():
+    items = load_set("about_itself")
+    kinds = Counter(i.kind for i in items)
+    assert kinds == dict.fromkeys(("where-it-runs", "privacy", "memory", "forgetting", "body"), 14)
+    assert len({i.id for i in items}) == len({i.prompt for i in items}) == 70
 
 
 SPEC = load_identity()

@@ -26,6 +26,7 @@ from eyla.training.identity_data import (
 )
 from eyla.training.identity_eval import visible_sets
 from eyla.training.identity_train import identity_loss, train_identity
+from eyla.training.reply_sets import load_set
 from models.eyla_model import EylaModel, default_subsystems
 from models.subsystem_io import saved_system_prompt
 from tests.tiny import tiny_base
@@ -134,7 +135,7 @@ def test_no_evaluation_prompt_shares_an_eight_word_run_with_training():
             held_out += [t.text for t in item.turns] + item.memories
             # seeded assistant turns are Eyla's own words, which training teaches on purpose
             held_out += [m.content for m in item.history if m.role == "user"]
-    for items in visible_sets().values():
+    for items in [*visible_sets().values(), load_set("about_itself")]:
         held_out += [i.prompt for i in items] + [m for i in items for m in i.memories]
     assert len(held_out) > 400
     shared = {text for text in held_out if word_runs(text) & training}

@@ -8,7 +8,10 @@ with them):
 - questions Eyla cannot know the answer to: the reply must say so in its first sentence,
   so a confident invention followed by a hedge fails;
 - names for the user's things, suggested, recalled or guessed: Eyla's own name must never
-  appear, and a recalled name must be the one the user gave.
+  appear, and a recalled name must be the one the user gave;
+- questions about Eyla itself (where it runs, what becomes of what it is told, whether it
+  forgets, its body), written later by a helper given only the program's facts: "I can't
+  know" is wrong to all but the questions about what it can see or hear.
 """
 
 from __future__ import annotations
@@ -27,7 +30,9 @@ from eyla.recall import with_notes
 from eyla.training.calibration_judge import abstains
 
 EVAL_DIR = DATA_DIR / "identity" / "eval"
-SetName = Literal["everyday", "unknowable", "lent_names"]
+SetName = Literal["everyday", "unknowable", "lent_names", "about_itself"]
+# the sets `eyla train evaluate` asks; questions about Eyla itself go through the agent
+# (`benchmarks.agent_turns`), where the guard that answers them acts
 SET_NAMES: tuple[SetName, ...] = ("everyday", "unknowable", "lent_names")
 FIRST_SENTENCE = re.compile(r"^\s*(.+?(?:[.!?](?=\s|$)|\n|$))", re.DOTALL)
 
@@ -42,7 +47,7 @@ class EvalPrompt(BaseModel):
     memories: list[str] = []
     answer: str | None = None
     mode: str = ""  # name prompts: "suggest", "recall" or "guess"
-    kind: str = ""  # unknowables: "private", "future", ...
+    kind: str = ""  # unknowables: "private", "future", ...; about itself: "privacy", "body", ...
 
 
 def load_set(name: SetName, directory: Path = EVAL_DIR) -> list[EvalPrompt]:
