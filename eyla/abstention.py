@@ -21,6 +21,7 @@ requests it flags).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 ABSTAINS = re.compile(
     r"\b(?:(?:i|nobody|no\s+one)\s+(?:can't|can’t|cannot|can\s+not|couldn't|couldn’t|don't|"
@@ -171,13 +172,22 @@ THEIRS = re.compile(
 PASTED = 60
 
 
-def misplaced_abstention(sentence: str, asked: str) -> str | None:
+def asks_about_itself(asked: str) -> bool:
+    """Whether `asked` is a question about the agent itself that its identity answers (who
+    made it, whether it is a person, where it runs, what becomes of what it is told): "I
+    can't know" is never the answer."""
+    return ABOUT_ITSELF.search(asked) is not None or ABOUT_ITS_MEMORY.search(asked) is not None
+
+
+def misplaced_abstention(
+    sentence: str, asked: str, about_itself: Callable[[str], bool] = asks_about_itself
+) -> str | None:
     """Why `sentence`, answering `asked`, says "I can't know" where that is no answer:
-    "question about itself", "request", "question of opinion", "no question" or "future";
-    None when it does not, or fits."""
+    "question about itself" (as `about_itself` tells), "request", "question of opinion", "no
+    question" or "future"; None when it does not, or fits."""
     if not ABSTAINS.search(sentence):
         return None
-    if asks_about_itself(asked):
+    if about_itself(asked):
         return "question about itself"
     if RECALL.search(asked):
         return None
@@ -203,13 +213,6 @@ def misplaced_abstention(sentence: str, asked: str) -> str | None:
     ):
         return "future"
     return None
-
-
-def asks_about_itself(asked: str) -> bool:
-    """Whether `asked` is a question about the agent itself that its identity answers (who
-    made it, whether it is a person, where it runs, what becomes of what it is told): "I
-    can't know" is never the answer."""
-    return ABOUT_ITSELF.search(asked) is not None or ABOUT_ITS_MEMORY.search(asked) is not None
 
 
 def _instruction_asks(asked: str) -> bool:

@@ -22,13 +22,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple, TypeVar
 
-from eyla.abstention import asks_about_itself
 from eyla.confidence import ConfidenceGate
 from eyla.config import AgentConfig, DecodingConfig, Settings
 from eyla.errors import EylaError
 from eyla.guard import NOT_IDENTITY, IdentityGuard, Violation
 from eyla.identity import IdentitySpec, load_identity
 from eyla.recall import MemoryRetrieval, quote_memories
+from eyla.self_questions import SelfQuestions
 from memory.embedder import Embedder, SentenceTransformerEmbedder
 from memory.policy import read_message
 from memory.records import Hit, MessageRecord, SessionInfo
@@ -116,7 +116,7 @@ def agent_subsystems(model: EylaModel, identity: IdentitySpec, cfg: AgentConfig)
     head = next((s for s in model.subsystems if isinstance(s, UncertaintyHead)), None)
     wanted = AgentSubsystems(
         MemoryRetrieval(cfg.recall_k, cfg.min_relevance),
-        IdentityGuard(identity),
+        IdentityGuard(identity, SelfQuestions().asks),
         ConfidenceGate(head, cfg.confidence_threshold),
     )
     shared = AgentSubsystems(*(_registered(model, s) for s in wanted))
@@ -334,7 +334,7 @@ class Agent:
         # a dropped slip did not end the draft: the note is about what did, when anything
         ended = [v for v in violations if v.kind not in DROPPED] or violations
         kinds = {v.kind for v in ended[-3:]}
-        if kinds == {"abstention"} and asks_about_itself(messages[-1]["content"]):
+        if kinds == {"abstention"} and self.guard.about_itself(messages[-1]["content"]):
             note = SELF_CORRECTION.format(about=self.identity.about_itself())
         elif len(kinds) == 1 and (own := CORRECTIONS.get(kinds.pop())):
             note = own

@@ -18,6 +18,7 @@ what the spec says of it.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from eyla.abstention import asks_about_itself, misplaced_abstention
@@ -108,9 +109,14 @@ class IdentityGuard(Subsystem):
 
     kind = "guard"
 
-    def __init__(self, spec: IdentitySpec) -> None:
+    def __init__(
+        self, spec: IdentitySpec, about_itself: Callable[[str], bool] = asks_about_itself
+    ) -> None:
+        """`about_itself` tells a question about the agent itself, where "I can't know" is
+        no answer (the agent's recognises more than the word patterns do)."""
         super().__init__("identity_guard")
         self.spec = spec
+        self.about_itself = about_itself
         names = "|".join(re.escape(n) for n in spec.never_names) or r"(?!x)x"
         creators = "|".join(re.escape(c) for c in spec.never_creators) or r"(?!x)x"
         self._other_name = re.compile(
@@ -168,7 +174,7 @@ class IdentityGuard(Subsystem):
             if not self._wants_a_things_name(asked):
                 rest = self._says_who_it_is.sub(" ", rest)
             found.extend(Violation("lent-name", m.group(0)) for m in self._own_name.finditer(rest))
-        if asked and (why := misplaced_abstention(text, asked)):
+        if asked and (why := misplaced_abstention(text, asked, self.about_itself)):
             found.append(Violation("abstention", f"'I can't know' to a {why}"))
         if asked and (why := misplaced_apology(text, asked)):
             found.append(Violation("apology", why))
@@ -184,7 +190,7 @@ class IdentityGuard(Subsystem):
         abstentions or apologies), a line asking for more."""
         if self._wants_a_things_name(asked):
             return NAME_FALLBACK
-        if asks_about_itself(asked):
+        if self.about_itself(asked):
             return self.spec.about_itself()
         if abstention:
             return abstention

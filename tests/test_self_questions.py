@@ -1,0 +1,54 @@
+"""Questions about the agent itself, recognised by example with the real MiniLM embedder."""
+
+from __future__ import annotations
+
+import pytest
+
+from eyla.abstention import asks_about_itself
+from eyla.guard import IdentityGuard
+from eyla.identity import load_identity
+from eyla.self_questions import SelfQuestions
+from eyla.training.calibration_data import load_items, mix_items
+from eyla.training.reply_sets import load_set
+
+
+@pytest.fixture(scope="module")
+def self_questions() -> SelfQuestions:
+    return SelfQuestions()
+
+
+def test_most_questions_written_blind_are_recognised(self_questions: SelfQuestions):
+    """The 56 questions of the blind set where "I can't know" is wrong; the word patterns
+    alone recognise 10 of them, the examples were written without seeing any."""
+    asked = [i.prompt for i in load_set("about_itself") if i.kind != "body"]
+    assert len(asked) == 56
+    assert sum(map(asks_about_itself, asked)) < 20
+    assert sum(map(self_questions.asks, asked)) >= 0.7 * len(asked)
+
+
+def test_no_question_about_the_users_world_or_a_task_is_taken_for_one(
+    self_questions: SelfQuestions,
+):
+    """An honest "I can't know" to any of these must never be answered again."""
+    others = [
+        *(i.prompt for name in ("unknowable", "everyday", "lent_names") for i in load_set(name)),
+        *(i.question for i in load_items() if i.category == "unanswerable"),
+        *(i.question for i in mix_items() if i.category in ("told", "factual", "conversation")),
+    ]
+    assert len(others) > 1_200
+    assert [text for text in others if self_questions.asks(text)] == []
+
+
+def test_the_guard_flags_an_abstention_to_such_a_question(self_questions: SelfQuestions):
+    asked = "If my internet goes down mid-conversation, will you stop responding?"
+    draft = "I can't see the future, so I don't know whether it will go down."
+    spec = load_identity()
+    assert IdentityGuard(spec).check(draft, asked=asked) == []
+    guard = IdentityGuard(spec, self_questions.asks)
+    assert [v.kind for v in guard.check(draft, asked=asked)] == ["abstention"]
+    assert guard.last_resort(asked, abstention=draft) == spec.about_itself()
+    # what it can see is no question about where it runs
+    assert (
+        guard.check("I can't see you, so I don't know.", asked="Can you tell what I'm wearing?")
+        == []
+    )
