@@ -208,7 +208,9 @@ def test_probe_judges_with_it_by_name(spec):
 def test_the_weights_were_fit_on_the_fit_rows_alone(spec):
     """Refitting on the `dev` and `fresh` rows reproduces the stored weights: no `holdout` or
     `test` row (nor anything else) went into them. The embeddings round a little differently
-    on other CPUs, hence the tolerance."""
+    on other CPUs, hence the tolerance. Three embedding dimensions (127, 223, 319) hardly vary
+    over the rows, and dividing by their tiny spread gives them weights up to 1e30, which
+    agree to a few parts in a million across CPUs (an AMD EPYC here): relative there."""
     rows = [row for row in load_labels() if row.split in FIT_SPLITS]
     targets = np.array([row.readers_mean() for row in rows])
     refit = fit([row.case(spec) for row in rows], targets, spec, [row.id for row in rows])
@@ -218,8 +220,8 @@ def test_the_weights_were_fit_on_the_fit_rows_alone(spec):
         ours = refit.models[dim]
         assert ours.intercept == pytest.approx(model.intercept, abs=1e-3)
         assert ours.weights == pytest.approx(model.weights, abs=1e-3)
-        assert ours.reply_meaning == pytest.approx(model.reply_meaning, abs=1e-3)
-        assert ours.prompt_meaning == pytest.approx(model.prompt_meaning, abs=1e-3)
+        assert ours.reply_meaning == pytest.approx(model.reply_meaning, rel=1e-4, abs=1e-3)
+        assert ours.prompt_meaning == pytest.approx(model.prompt_meaning, rel=1e-4, abs=1e-3)
     assert refit.rows == len(rows) == 580
     assert not {row.split for row in rows} & set(PARTS["untuned"])
 
