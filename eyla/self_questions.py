@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import json
 from functools import cached_property
-from pathlib import Path
 
 import numpy as np
 
 from eyla.abstention import asks_about_itself
 from eyla.config import DATA_DIR
-from memory.embedder import Embedder, SentenceTransformerEmbedder
+from memory.embedder import SentenceTransformerEmbedder
+from memory.vectors import unit_rows
 
 EXAMPLES = DATA_DIR / "identity" / "self_questions.json"
 NEAREST = 3
@@ -34,9 +34,8 @@ MARGIN = 0.1
 class SelfQuestions:
     """Recognises questions about the agent itself, by its word patterns or by example."""
 
-    def __init__(self, embedder: Embedder | None = None, examples: Path = EXAMPLES) -> None:
-        self._embedder = embedder
-        self._examples = examples
+    def __init__(self) -> None:
+        self._embedder: SentenceTransformerEmbedder | None = None
 
     def asks(self, text: str) -> bool:
         if asks_about_itself(text):
@@ -49,7 +48,7 @@ class SelfQuestions:
     def _vectors(self) -> tuple[np.ndarray, np.ndarray]:
         from eyla.training.identity_data import NEUTRAL_PROMPTS, UNKNOWABLE
 
-        written = json.loads(self._examples.read_text(encoding="utf-8"))
+        written = json.loads(EXAMPLES.read_text(encoding="utf-8"))
         about = [q for questions in written["about_itself"].values() for q in questions]
         other = [*written["near_misses"], *(q for q, _, _ in UNKNOWABLE), *NEUTRAL_PROMPTS]
         return self._embed(about), self._embed(other)
@@ -57,8 +56,7 @@ class SelfQuestions:
     def _embed(self, texts: list[str]) -> np.ndarray:
         if self._embedder is None:
             self._embedder = SentenceTransformerEmbedder()
-        vectors = self._embedder.embed(texts)
-        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+        return unit_rows(self._embedder.embed(texts), self._embedder.dim)
 
 
 def _nearest(similarities: np.ndarray) -> float:
