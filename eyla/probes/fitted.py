@@ -40,6 +40,10 @@ NAMES = (*features.NAMES, SIMILARITY)
 # rows (leaving out one labelled set at a time): the 768 embedding numbers need far more
 # shrinking than the 23 named features.
 PENALTY = {"named": 10.0, "reply": 1000.0, "prompt": 1000.0}
+# A column that spreads less than this over the fit rows is constant: MiniLM has dimensions
+# that are zero up to float noise (1e-32, which differs between CPUs), and dividing by that
+# spread gave them weights of 1e30, so the noise moved scores.
+MIN_SPREAD = 1e-6
 SHOWN = 4  # contributions named in a verdict's evidence, per dimension
 
 
@@ -156,7 +160,7 @@ def fit(
         ]
     )
     mean, scale = x.mean(axis=0), x.std(axis=0)
-    scale[scale == 0] = 1.0  # a feature the rows never show gets no weight
+    scale[scale < MIN_SPREAD] = 1.0  # a feature the rows never vary gets no weight
     z = (x - mean) / scale
     models = {}
     for column, dim in enumerate(DIMENSIONS):
