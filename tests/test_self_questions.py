@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from eyla.abstention import asks_about_itself
+from eyla.config import DATA_DIR
 from eyla.guard import IdentityGuard
 from eyla.identity import load_identity
 from eyla.self_questions import SelfQuestions
@@ -24,6 +27,21 @@ def test_most_questions_written_blind_are_recognised(self_questions: SelfQuestio
     assert len(asked) == 56
     assert sum(map(asks_about_itself, asked)) < 20
     assert sum(map(self_questions.asks, asked)) >= 0.7 * len(asked)
+
+
+def test_questions_written_after_the_thresholds_were_chosen(self_questions: SelfQuestions):
+    """A fourth helper's set, written from the program's facts alone after `SIMILAR` and
+    `MARGIN` were picked, and never tuned on: 60 questions about the agent and 60 about the
+    user's own devices, privacy, memory, deleting and senses that read alike. Measured: 32 of
+    the 48 not about its body (two thirds, against 43 of 56 on the set the numbers were
+    picked with), none of the 60 others."""
+    path = DATA_DIR / "identity" / "eval" / "self_questions_fresh.jsonl"
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    asked = [r["prompt"] for r in rows if r["group"] == "self" and r["kind"] != "body"]
+    others = [r["prompt"] for r in rows if r["group"] == "other"]
+    assert (len(asked), len(others)) == (48, 60)
+    assert sum(map(self_questions.asks, asked)) >= 0.6 * len(asked)
+    assert [text for text in others if self_questions.asks(text)] == []
 
 
 def test_no_question_about_the_users_world_or_a_task_is_taken_for_one(

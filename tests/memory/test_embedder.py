@@ -44,3 +44,12 @@ def test_reading_the_store_never_loads_the_model(tmp_path: Path) -> None:
         check=True,
         env={**os.environ, "HF_HUB_OFFLINE": "1"},
     )
+
+
+def test_embedders_of_one_model_share_its_weights() -> None:
+    """The memory store, the guard's question recogniser and a server's conversations each
+    hold an embedder; a process loads each model's weights once."""
+    first, second = SentenceTransformerEmbedder(), SentenceTransformerEmbedder()
+    a, b = first.embed(["where do you run?"]), second.embed(["where do you run?"])
+    assert first._loaded() is second._loaded()
+    assert a.shape == (1, first.dim) and (a == b).all()
