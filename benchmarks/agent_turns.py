@@ -17,7 +17,8 @@ model's habit shows);
 for the name prompts, the own name shown, told names recalled, and suggestions that open
 with "I can't know"; for the questions about Eyla itself, replies that say anywhere that it
 cannot know (not counted where it was asked what it can see or hear), and replies that are the
-guard's last resort (what the spec says of it). About 12 minutes per row on 2 cores.
+guard's last resort (the one fact asked about, else what the spec says of it). About 12
+minutes per row on 2 cores.
 
     .venv/bin/python -m benchmarks.agent_turns [--dtype auto] [--no-baseline] [--out FILE]
 """
@@ -119,8 +120,9 @@ def counts(
         # the reply as written, without the confidence gate's note ("I'm not sure about this")
         written = [r.text.removesuffix(agent.gate.note(r.confidence)) for r in asked]
         row[f"{name}: says it cannot know (body left out)"] = sum(map(abstains, written))
-        row[f"{name}: ends on the spec's facts"] = sum(
-            r.text.startswith(spec.about_itself()) for r in results[name]
+        row[f"{name}: ends on the last resort"] = sum(
+            r.text.startswith(agent.guard.what_it_knows(i.prompt))
+            for i, r in zip(sets[name], results[name], strict=True)
         )
     return row
 

@@ -114,9 +114,10 @@ def agent_subsystems(model: EylaModel, identity: IdentitySpec, cfg: AgentConfig)
     the registry lists each once. They are set up once, so an agent asking for other
     settings or another identity is refused rather than changing its neighbours'."""
     head = next((s for s in model.subsystems if isinstance(s, UncertaintyHead)), None)
+    questions = SelfQuestions()
     wanted = AgentSubsystems(
         MemoryRetrieval(cfg.recall_k, cfg.min_relevance),
-        IdentityGuard(identity, SelfQuestions().asks),
+        IdentityGuard(identity, questions.asks, questions.fact),
         ConfidenceGate(head, cfg.confidence_threshold),
     )
     shared = AgentSubsystems(*(_registered(model, s) for s in wanted))
@@ -335,7 +336,7 @@ class Agent:
         ended = [v for v in violations if v.kind not in DROPPED] or violations
         kinds = {v.kind for v in ended[-3:]}
         if kinds == {"abstention"} and self.guard.about_itself(messages[-1]["content"]):
-            note = SELF_CORRECTION.format(about=self.identity.about_itself())
+            note = SELF_CORRECTION.format(about=self.guard.what_it_knows(messages[-1]["content"]))
         elif len(kinds) == 1 and (own := CORRECTIONS.get(kinds.pop())):
             note = own
         else:

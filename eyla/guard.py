@@ -12,7 +12,8 @@ The agent regenerates a draft that fails, and drops the failing sentences if the
 too (a misplaced apology it drops at once, and the draft goes on); a misplaced abstention
 breaks no identity, so where the last try said nothing else, `last_resort` says it rather
 than the spec's introduction, unless the user asked about the agent itself, where it says
-what the spec says of it.
+what it knows of itself: the one fact asked about, where it knows which, else what the spec
+says of it.
 """
 
 from __future__ import annotations
@@ -110,13 +111,19 @@ class IdentityGuard(Subsystem):
     kind = "guard"
 
     def __init__(
-        self, spec: IdentitySpec, about_itself: Callable[[str], bool] = asks_about_itself
+        self,
+        spec: IdentitySpec,
+        about_itself: Callable[[str], bool] = asks_about_itself,
+        fact: Callable[[str], str | None] = lambda asked: None,
     ) -> None:
         """`about_itself` tells a question about the agent itself, where "I can't know" is
-        no answer (the agent's recognises more than the word patterns do)."""
+        no answer (the agent's recognises more than the word patterns do); `fact` gives the
+        one fact that answers such a question, where it knows which (None: the spec's
+        whole account of the agent stands in)."""
         super().__init__("identity_guard")
         self.spec = spec
         self.about_itself = about_itself
+        self.fact = fact
         names = "|".join(re.escape(n) for n in spec.never_names) or r"(?!x)x"
         creators = "|".join(re.escape(c) for c in spec.never_creators) or r"(?!x)x"
         self._other_name = re.compile(
@@ -183,7 +190,7 @@ class IdentityGuard(Subsystem):
     def last_resort(self, asked: str, abstention: str = "", identity: bool = True) -> str:
         """What to say when every draft failed: where the user wants a name for something
         of theirs, a line that lends none; where they asked about the agent itself (who made
-        it, what it is, where it runs, what it keeps), what the spec says of it; else the
+        it, what it is, where it runs, what it keeps), what it knows of that; else the
         last try's misplaced `abstention` when that was all it said (it breaks no identity,
         and the spec's introduction would answer nothing asked either); else, where a draft
         broke the `identity`, that introduction, and where none did (only misplaced
@@ -191,10 +198,14 @@ class IdentityGuard(Subsystem):
         if self._wants_a_things_name(asked):
             return NAME_FALLBACK
         if self.about_itself(asked):
-            return self.spec.about_itself()
+            return self.what_it_knows(asked)
         if abstention:
             return abstention
         return self.spec.self_introduction() if identity else MORE_FALLBACK
+
+    def what_it_knows(self, asked: str) -> str:
+        """What the agent knows of itself that answers `asked`, a question about it."""
+        return self.fact(asked) or self.spec.about_itself()
 
     def _wants_a_things_name(self, asked: str) -> bool:
         # a user who says the name themselves ("should I call my dog Eyla too?") may hear it

@@ -11,6 +11,10 @@ evaluation sets; the counter-examples are its near misses (the user's own memori
 password, browser history) and the identity training's questions about the user's world and
 everyday requests. The embedder loads on the first question asked, which the guard asks only
 once a draft says it cannot know.
+
+Recognised by example, a question also has a topic (that of its nearest examples), and the
+program's own fact on that topic answers it (`FACTS`): the one thing the user asked, not the
+spec read out whole.
 """
 
 from __future__ import annotations
@@ -29,6 +33,26 @@ EXAMPLES = DATA_DIR / "identity" / "self_questions.json"
 NEAREST = 3
 SIMILAR = 0.45
 MARGIN = 0.1
+# What the program does whatever the identity spec says, in the agent's voice, by the
+# topics of the written examples
+FACTS = {
+    "runs": (
+        "I run entirely on this computer, on a small open language model: I need no "
+        "internet connection, and nothing I do goes to a server."
+    ),
+    "privacy": (
+        "What you tell me stays on this computer: I send nothing anywhere, and no company "
+        "or server ever sees our conversations."
+    ),
+    "memory": (
+        "I remember earlier conversations through a memory stored on this computer, and "
+        "bring back what you told me when it matters."
+    ),
+    "forgetting": (
+        "You can make me forget something for good: type /forget in the chat to find it "
+        "and pick it, or run `eyla memory forget ID` in a terminal. Its text is then erased."
+    ),
+}
 
 
 class SelfQuestions:
@@ -38,20 +62,33 @@ class SelfQuestions:
         self._embedder: SentenceTransformerEmbedder | None = None
 
     def asks(self, text: str) -> bool:
-        if asks_about_itself(text):
-            return True
-        about, other = self._vectors
+        return asks_about_itself(text) or self.topic(text) is not None
+
+    def topic(self, text: str) -> str | None:
+        """The topic of the examples `text` is nearest to ("runs", "privacy", "memory",
+        "forgetting"), or None when it is not about the agent by example."""
+        about, topics, other = self._vectors
         query = self._embed([text])[0]
-        return bool(_nearest(about @ query) >= max(SIMILAR, _nearest(other @ query) + MARGIN))
+        similar = about @ query
+        if _nearest(similar) < max(SIMILAR, _nearest(other @ query) + MARGIN):
+            return None
+        return max(FACTS, key=lambda topic: _nearest(similar[topics == topic]))
+
+    def fact(self, text: str) -> str | None:
+        """The program's fact that answers `text`, when it is about the agent by example."""
+        topic = self.topic(text)
+        return None if topic is None else FACTS[topic]
 
     @cached_property
-    def _vectors(self) -> tuple[np.ndarray, np.ndarray]:
+    def _vectors(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The examples' vectors and topics, and the counter-examples' vectors."""
         from eyla.training.identity_data import NEUTRAL_PROMPTS, UNKNOWABLE
 
         written = json.loads(EXAMPLES.read_text(encoding="utf-8"))
-        about = [q for questions in written["about_itself"].values() for q in questions]
+        pairs = [(q, topic) for topic, qs in written["about_itself"].items() for q in qs]
         other = [*written["near_misses"], *(q for q, _, _ in UNKNOWABLE), *NEUTRAL_PROMPTS]
-        return self._embed(about), self._embed(other)
+        topics = np.array([topic for _, topic in pairs])
+        return self._embed([q for q, _ in pairs]), topics, self._embed(other)
 
     def _embed(self, texts: list[str]) -> np.ndarray:
         if self._embedder is None:

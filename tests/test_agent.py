@@ -11,6 +11,7 @@ from eyla.agent import Agent, without_memories
 from eyla.config import DecodingConfig, Settings
 from eyla.guard import MORE_FALLBACK
 from eyla.identity import load_identity
+from eyla.self_questions import FACTS
 from memory.store import MemoryStore
 from models.eyla_model import EylaModel, default_subsystems
 from models.generate import render_chat
@@ -104,10 +105,25 @@ def test_i_cant_know_about_itself_is_retried_with_what_the_spec_says_of_it(store
     assert load_identity().creator in note and load_identity().facts[0] in note
 
 
-def test_asked_about_itself_every_retry_abstains_on_gets_what_the_spec_says(store):
+def test_asked_where_it_runs_every_retry_abstains_on_gets_that_one_fact(store):
+    model = ScriptedModel(["Nobody can know that. Any answer would be a guess."])
+    result = make_agent(model, store).turn("Are you running on my laptop or on a server?")
+    assert result.attempts == 2 and {v.kind for v in result.violations} == {"abstention"}
+    assert result.text == FACTS["runs"]
+    assert FACTS["runs"] in retry_note(model)
+
+
+def test_asked_who_made_it_every_retry_abstains_on_gets_what_the_spec_says(store):
+    model = ScriptedModel(["Nobody can know that. Any answer would be a guess."])
+    result = make_agent(model, store).turn("so microsoft made u or what")
+    assert result.text == load_identity().about_itself()
+
+
+def test_asked_about_itself_in_words_no_example_is_near_gets_what_the_spec_says(store):
+    """The word patterns take "Where do you actually run?" as a question about the agent;
+    no written example is near enough to tell which fact answers it."""
     model = ScriptedModel(["Nobody can know that. Any answer would be a guess."])
     result = make_agent(model, store).turn("Where do you actually run?")
-    assert result.attempts == 2 and {v.kind for v in result.violations} == {"abstention"}
     assert result.text == load_identity().about_itself()
 
 

@@ -10,7 +10,7 @@ from eyla.abstention import asks_about_itself
 from eyla.config import DATA_DIR
 from eyla.guard import IdentityGuard
 from eyla.identity import load_identity
-from eyla.self_questions import SelfQuestions
+from eyla.self_questions import EXAMPLES, FACTS, SelfQuestions
 from eyla.training.calibration_data import load_items, mix_items
 from eyla.training.reply_sets import load_set
 
@@ -70,3 +70,39 @@ def test_the_guard_flags_an_abstention_to_such_a_question(self_questions: SelfQu
         guard.check("I can't see you, so I don't know.", asked="Can you tell what I'm wearing?")
         == []
     )
+
+
+def test_every_topic_of_the_examples_has_its_fact():
+    assert set(FACTS) == set(json.loads(EXAMPLES.read_text(encoding="utf-8"))["about_itself"])
+
+
+# the evaluation sets' kinds, as the examples' topics
+TOPICS = {
+    "where-it-runs": "runs",
+    "privacy": "privacy",
+    "memory": "memory",
+    "forgetting": "forgetting",
+}
+
+
+def test_a_recognised_question_mostly_gets_the_fact_it_asks_about(self_questions: SelfQuestions):
+    """Measured: 37 of the 43 blind questions recognised by example, 25 of the 28 of the
+    fresh set; the misses go to a neighbouring topic ("Does talking to you eat up my mobile
+    data?" -> privacy)."""
+    path = DATA_DIR / "identity" / "eval" / "self_questions_fresh.jsonl"
+    fresh = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    for asked in (
+        [(i.kind, i.prompt) for i in load_set("about_itself")],
+        [(r["kind"], r["prompt"]) for r in fresh if r["group"] == "self"],
+    ):
+        topics = [(kind, self_questions.topic(text)) for kind, text in asked if kind in TOPICS]
+        found = [(kind, topic) for kind, topic in topics if topic is not None]
+        assert len(found) >= 0.5 * len(topics)
+        assert sum(TOPICS[kind] == topic for kind, topic in found) >= 0.75 * len(found)
+
+
+def test_the_last_resort_says_the_one_fact_asked_about(self_questions: SelfQuestions):
+    guard = IdentityGuard(load_identity(), self_questions.asks, self_questions.fact)
+    asked = "how do i get you to delete something i told you"
+    assert guard.last_resort(asked, abstention="I can't know that.") == FACTS["forgetting"]
+    assert self_questions.fact("What's the capital of Peru?") is None
