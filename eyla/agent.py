@@ -242,19 +242,26 @@ class Agent:
             result.notice = result.notice or reply.notice
             if not violations or last_try or shown or reply.cancelled:
                 break
+            if {v.kind for v in violations} == {"abstention"} and self.guard.fact(text):
+                # asked about itself, it said it could not know: the one fact asked about
+                # answers that, where a retry of the small model hardly ever did
+                break
             result.attempts += 1
             messages = self._corrected(messages, violations)
             # a fresh seed too: the same seed would often retrace the same draft
             decoding = decoding.model_copy(update={"seed": (decoding.seed or 0) + 1})
+        result.confidence = self.gate.confidence()
         if not shown.strip() and not reply.cancelled:
             broke = any(v.kind not in NOT_IDENTITY for v in result.violations)
             shown = self.guard.last_resort(text, abstention=held, identity=broke)
             emit(shown)
+            if shown != held:
+                # the head read the model's last draft: of the guard's own line it says nothing
+                result.confidence = None
         result.text = shown.strip()
         # the loop ended on the attempt that was shown: its prompt, and what it generated
         result.prompt, result.generated = messages, reply.text
         result.cancelled = reply.cancelled
-        result.confidence = self.gate.confidence()
         if note := self.gate.note(result.confidence):
             emit(note)
             result.text += note

@@ -105,12 +105,15 @@ def test_i_cant_know_about_itself_is_retried_with_what_the_spec_says_of_it(store
     assert load_identity().creator in note and load_identity().facts[0] in note
 
 
-def test_asked_where_it_runs_every_retry_abstains_on_gets_that_one_fact(store):
+def test_asked_where_it_runs_an_abstaining_draft_gives_way_to_that_one_fact(store):
+    """No retry: the small model's retries to such questions were hardly ever right, and
+    the fact is (`README`, "The one fact asked about"). No confidence either: the head read
+    the abstaining draft, not the fact."""
     model = ScriptedModel(["Nobody can know that. Any answer would be a guess."])
     result = make_agent(model, store).turn("Are you running on my laptop or on a server?")
-    assert result.attempts == 2 and {v.kind for v in result.violations} == {"abstention"}
-    assert result.text == FACTS["runs"]
-    assert FACTS["runs"] in retry_note(model)
+    assert result.attempts == 1 and [v.kind for v in result.violations] == ["abstention"]
+    assert len(model.prompts) == 1
+    assert result.text == FACTS["runs"] and result.confidence is None
 
 
 def test_asked_who_made_it_every_retry_abstains_on_gets_what_the_spec_says(store):
