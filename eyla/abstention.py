@@ -95,19 +95,29 @@ FUTURE_ASKED = re.compile(
 )
 # a message about the agent itself, where pressure ends in a question
 ABOUT_THE_AGENT = re.compile(r"\b(?:you|your|you're|you’re|yours|yourself)\b", re.IGNORECASE)
-# a question about the agent itself that its identity answers: who made, built or owns it,
-# whether it is a person or has a body, where it runs ("so microsoft made u or what", "is
-# there a human on the other end?", "Where do you actually run?")
-ABOUT_ITSELF = re.compile(
+# a question about who or what the agent is, which its identity answers: who made, built or
+# owns it, whether it is a person or has a body ("so microsoft made u or what", "is there a
+# human on the other end?")
+WHO_IT_IS = re.compile(
     r"\b(?:make|made|build|built|create|created|develop|developed|train|trained|owns?|"
     r"behind)\s+(?:you|u)\b"
     r"|\b(?:are|r)\s+(?:you|u)\s+(?:a\s+|an\s+)?(?:real\s+)?(?:human|person|bot|robot|ai|"
-    r"machine|alive|cloud-based)\b"
+    r"machine|alive)\b"
     r"|\b(?:chatting|talking|speaking)\s+(?:with|to)\s+a\s+(?:real\s+)?(?:human|person|bot)\b"
     r"|\bhuman\s+or\s+(?:a\s+)?(?:machine|bot|ai|computer)\b"
     r"|\b(?:human|person|guy|someone)\s+(?:on\s+the\s+other\s+end|behind\s+(?:you|this|the|a)|"
     r"typing|in\s+an\s+office)\b"
-    r"|\b(?:do|does)\s+(?:you|u)\s+have\s+a\s+body\b"
+    r"|\b(?:do|does)\s+(?:you|u)\s+have\s+a\s+body\b",
+    re.IGNORECASE,
+)
+# "make you forget": what the user can have it do, which WHO_IT_IS reads as its maker
+MAKE_IT_DO = re.compile(
+    r"\bmake\s+(?:you|u)\s+(?:forget|unlearn|delete|erase|remove|drop|remember|stop)\b",
+    re.IGNORECASE,
+)
+# ... or where it runs ("Where do you actually run?", "do u need the internet?")
+WHERE_IT_RUNS = re.compile(
+    r"\b(?:are|r)\s+(?:you|u)\s+(?:a\s+|an\s+)?(?:real\s+)?cloud-based\b"
     r"|\b(?:where|how)\s+(?:exactly\s+|actually\s+)?(?:do|are|r)\s+(?:you|u)\s+"
     r"(?:actually\s+|exactly\s+)?(?:run|running|hosted|based)\b"
     r"|\b(?:you|u)\s+(?:running|hosted)\s+(?:on|in)\b"
@@ -176,7 +186,14 @@ def asks_about_itself(asked: str) -> bool:
     """Whether `asked` is a question about the agent itself that its identity answers (who
     made it, whether it is a person, where it runs, what becomes of what it is told): "I
     can't know" is never the answer."""
-    return ABOUT_ITSELF.search(asked) is not None or ABOUT_ITS_MEMORY.search(asked) is not None
+    return any(p.search(asked) for p in (WHO_IT_IS, WHERE_IT_RUNS, ABOUT_ITS_MEMORY))
+
+
+def asks_who_it_is(asked: str) -> bool:
+    """Whether `asked` asks who or what the agent is (its maker, whether it is a person):
+    the identity's whole account answers that, not one fact about the program. "Can I make
+    you forget something?" asks what it does, not who made it."""
+    return WHO_IT_IS.search(asked) is not None and not MAKE_IT_DO.search(asked)
 
 
 def misplaced_abstention(

@@ -24,7 +24,7 @@ from functools import cached_property
 
 import numpy as np
 
-from eyla.abstention import asks_about_itself
+from eyla.abstention import asks_about_itself, asks_who_it_is
 from eyla.config import DATA_DIR
 from memory.embedder import SentenceTransformerEmbedder
 from memory.vectors import unit_rows
@@ -75,8 +75,10 @@ class SelfQuestions:
         return max(FACTS, key=lambda topic: _nearest(similar[topics == topic]))
 
     def fact(self, text: str) -> str | None:
-        """The program's fact that answers `text`, when it is about the agent by example."""
-        topic = self.topic(text)
+        """The program's fact that answers `text`, when it is about the agent by example and
+        does not ask who or what it is ("am i chatting with a human rn?" reads like the
+        privacy examples, and the identity answers it, not one fact)."""
+        topic = None if asks_who_it_is(text) else self.topic(text)
         return None if topic is None else FACTS[topic]
 
     @cached_property

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from eyla.abstention import asks_about_itself, misplaced_abstention
+from eyla.abstention import asks_about_itself, asks_who_it_is, misplaced_abstention
 from eyla.training.calibration_data import load_items
 from eyla.training.identity_eval import visible_sets
 
@@ -230,3 +230,22 @@ def test_no_unknowable_question_has_its_abstention_flagged():
 )
 def test_a_question_about_the_agent_itself_is_told_from_others(asked, about_itself):
     assert asks_about_itself(asked) is about_itself
+
+
+@pytest.mark.parametrize(
+    ("asked", "who_it_is"),
+    [
+        ("so microsoft made u or what", True),
+        ("am i chatting with a human rn?", True),
+        ("Be straight with me: human or machine?", True),
+        ("Did OpenAI make you?", True),
+        # where it runs and what it does with what it is told: one fact answers these
+        ("Where do you actually run?", False),
+        ("Are you cloud-based like the other chatbots?", False),
+        ("Can I make you forget something I said?", False),
+        ("Will you remember this chat tomorrow?", False),
+    ],
+)
+def test_who_or_what_it_is_is_told_from_what_it_does(asked, who_it_is):
+    assert asks_about_itself(asked)
+    assert asks_who_it_is(asked) is who_it_is

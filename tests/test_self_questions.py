@@ -106,3 +106,18 @@ def test_the_last_resort_says_the_one_fact_asked_about(self_questions: SelfQuest
     asked = "how do i get you to delete something i told you"
     assert guard.last_resort(asked, abstention="I can't know that.") == FACTS["forgetting"]
     assert self_questions.fact("What's the capital of Peru?") is None
+
+
+def test_who_or_what_it_is_gets_the_identitys_account_not_one_fact(
+    self_questions: SelfQuestions,
+):
+    """ "am i chatting with a human rn?" reads like the privacy examples; the guard then
+    falls back on the spec's account, which answers it."""
+    for asked in ("am i chatting with a human rn?", "are you a person inside the computer??"):
+        assert self_questions.asks(asked) and self_questions.topic(asked) == "privacy"
+        assert self_questions.fact(asked) is None
+    guard = IdentityGuard(load_identity(), self_questions.asks, self_questions.fact)
+    asked = "am i chatting with a human rn?"
+    assert guard.last_resort(asked, abstention="I can't know.") == load_identity().about_itself()
+    # what the user can have it do is no question about its maker
+    assert self_questions.fact("Can I make you forget something I said?") == FACTS["forgetting"]
