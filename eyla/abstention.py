@@ -189,6 +189,12 @@ def asks_about_itself(asked: str) -> bool:
     return any(p.search(asked) for p in (WHO_IT_IS, WHERE_IT_RUNS, ABOUT_ITS_MEMORY))
 
 
+def asks_where_it_runs(asked: str) -> bool:
+    """Whether `asked` asks where the agent runs, or whether it needs or sends to the
+    internet."""
+    return WHERE_IT_RUNS.search(asked) is not None
+
+
 def asks_who_it_is(asked: str) -> bool:
     """Whether `asked` asks who or what the agent is (its maker, whether it is a person):
     the identity's whole account answers that, not one fact about the program. "Can I make

@@ -24,7 +24,7 @@ from functools import cached_property
 
 import numpy as np
 
-from eyla.abstention import asks_about_itself, asks_who_it_is
+from eyla.abstention import asks_about_itself, asks_where_it_runs, asks_who_it_is
 from eyla.config import DATA_DIR
 from memory.embedder import SentenceTransformerEmbedder
 from memory.vectors import unit_rows
@@ -75,10 +75,13 @@ class SelfQuestions:
         return max(FACTS, key=lambda topic: _nearest(similar[topics == topic]))
 
     def fact(self, text: str) -> str | None:
-        """The program's fact that answers `text`, when it is about the agent by example and
-        does not ask who or what it is ("am i chatting with a human rn?" reads like the
-        privacy examples, and the identity answers it, not one fact)."""
-        topic = None if asks_who_it_is(text) else self.topic(text)
+        """The program's fact that answers `text`: that of its topic by example, or where it
+        runs where the word patterns say so ("Where do you actually run?", which no example
+        is near enough to); none where it asks who or what the agent is ("am i chatting with
+        a human rn?" reads like the privacy examples, and the identity answers it)."""
+        if asks_who_it_is(text):
+            return None
+        topic = self.topic(text) or ("runs" if asks_where_it_runs(text) else None)
         return None if topic is None else FACTS[topic]
 
     @cached_property

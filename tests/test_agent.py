@@ -123,11 +123,17 @@ def test_asked_who_made_it_every_retry_abstains_on_gets_what_the_spec_says(store
 
 
 def test_asked_about_itself_in_words_no_example_is_near_gets_what_the_spec_says(store):
-    """The word patterns take "Where do you actually run?" as a question about the agent;
-    no written example is near enough to tell which fact answers it."""
+    """The word patterns take "Where does my data go when I chat with you?" as a question
+    about the agent; no written example is near enough to tell which fact answers it."""
+    model = ScriptedModel(["Nobody can know that. Any answer would be a guess."])
+    result = make_agent(model, store).turn("Where does my data go when I chat with you?")
+    assert result.text == load_identity().about_itself()
+
+
+def test_asked_where_it_runs_in_words_no_example_is_near_gets_that_fact(store):
     model = ScriptedModel(["Nobody can know that. Any answer would be a guess."])
     result = make_agent(model, store).turn("Where do you actually run?")
-    assert result.text == load_identity().about_itself()
+    assert result.attempts == 1 and result.text == FACTS["runs"]
 
 
 def test_an_abstention_every_retry_repeats_is_shown_rather_than_an_introduction(store):
