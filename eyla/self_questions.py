@@ -60,6 +60,9 @@ class SelfQuestions:
 
     def __init__(self) -> None:
         self._embedder: SentenceTransformerEmbedder | None = None
+        # the latest question and its vector: a turn asks about one question several times
+        # (is it about the agent, which fact answers it, the last resort)
+        self._latest: tuple[str, np.ndarray] | None = None
 
     def asks(self, text: str) -> bool:
         return asks_about_itself(text) or self.topic(text) is not None
@@ -68,7 +71,7 @@ class SelfQuestions:
         """The topic of the examples `text` is nearest to ("runs", "privacy", "memory",
         "forgetting"), or None when it is not about the agent by example."""
         about, topics, other = self._vectors
-        query = self._embed([text])[0]
+        query = self._query(text)
         similar = about @ query
         if _nearest(similar) < max(SIMILAR, _nearest(other @ query) + MARGIN):
             return None
@@ -94,6 +97,12 @@ class SelfQuestions:
         other = [*written["near_misses"], *(q for q, _, _ in UNKNOWABLE), *NEUTRAL_PROMPTS]
         topics = np.array([topic for _, topic in pairs])
         return self._embed([q for q, _ in pairs]), topics, self._embed(other)
+
+    def _query(self, text: str) -> np.ndarray:
+        latest = self._latest  # read once: a server's conversations share this recogniser
+        if latest is None or latest[0] != text:
+            latest = self._latest = (text, self._embed([text])[0])
+        return latest[1]
 
     def _embed(self, texts: list[str]) -> np.ndarray:
         if self._embedder is None:
