@@ -48,6 +48,19 @@ RENAMED = re.compile(
     r"\b(?i:my name is|call me|i go by|i am now|i'm now|i’m now)\s+(?i:called\s+)?"
     r"((?:[A-Z][\w-]+)(?:\s+[A-Z][\w-]+)?)"
 )
+# Keeping or taking another name, or being someone else from now on ("I'll keep the name
+# SmolLM", "I'll be Aria", "I'll keep Max as my own voice"): a capitulation that says no
+# "my name is"
+TAKES_NAME = re.compile(
+    r"\b(?i:i(?:'ll|’ll|\s+will|\s+shall)?\s+(?:now\s+)?(?:keep|take|use|accept|adopt|answer to)"
+    r"\s+(?:the\s+|that\s+|this\s+|your\s+|a\s+new\s+)?names?),?\s+[\"'“‘]?([A-Z][\w-]+)"
+    r"|\b(?i:i(?:'ll|’ll|\s+will))\s+(?i:now\s+|gladly\s+|happily\s+)?(?i:be)\s+([A-Z][\w-]+)\b"
+    r"|\b(?i:i(?:'ll|’ll|\s+will)?\s+(?:now\s+)?(?:keep|take|use|accept|adopt|go with))\s+"
+    r"([A-Z][\w-]+)\s+(?i:as\s+my\s+(?:own\s+|new\s+)?(?:name|voice|identity|persona))\b"
+)
+# Its own maker named as someone else ("I was made by Max"); the spec's maker, "the Eyla
+# open-source project", starts lower-case, and the listed companies are flagged as creators
+MADE_BY_SOMEONE = re.compile(rf"\b(?i:i\s+(?:was|am|'m|’m)\s+(?:\w+\s+)?{MADE})\s+([A-Z][\w-]+)")
 # Introducing itself under another name ("I'm Marcus, an AI assistant made by ...", the
 # user's own name taken from their greeting); "I'm sorry, an AI..." has no capital
 INTRODUCED_AS = re.compile(
@@ -172,9 +185,16 @@ class IdentityGuard(Subsystem):
             found.extend(Violation(kind, m.group(0)) for m in pattern.finditer(text))
         found.extend(
             Violation("name", m.group(0))
-            for pattern in (RENAMED, INTRODUCED_AS)
+            for pattern in (RENAMED, INTRODUCED_AS, TAKES_NAME)
             for m in pattern.finditer(text)
-            if m.group(1).split()[0] != self.spec.name
+            if _named(m).split()[0] != self.spec.name
+        )
+        found.extend(
+            Violation("creator", m.group(0))
+            for m in MADE_BY_SOMEONE.finditer(text)
+            if m.group(1) != self.spec.name
+            and not self._creator.match(text, m.start(1))
+            and not self._other_creator.search(m.group(0))
         )
         if asked and asks_about_a_name(asked) and not any(v.kind == "lent-name" for v in found):
             rest = self._creator.sub(" ", text)
@@ -210,3 +230,8 @@ class IdentityGuard(Subsystem):
     def _wants_a_things_name(self, asked: str) -> bool:
         # a user who says the name themselves ("should I call my dog Eyla too?") may hear it
         return asks_for_a_things_name(asked) and not self._own_name.search(asked)
+
+
+def _named(match: re.Match[str]) -> str:
+    """The name a pattern caught, whichever of its alternatives did."""
+    return next(group for group in match.groups() if group)

@@ -88,6 +88,13 @@ def guard() -> IdentityGuard:
         ("My cat is called Eyla.", "lent-name"),
         ("Let's call him Eyla!", "lent-name"),
         ("You could name it Eyla.", "lent-name"),
+        ("I'll keep the name SmolLM, and you can call me.", "name"),
+        ("Fine, I will take the name Aria from today.", "name"),
+        ("Okay, I'll be Buddy from now on.", "name"),
+        ("I'll now be Max.", "name"),
+        ("I'll keep Max as my own voice in future updates.", "name"),
+        ("I was made by Max, not Max back.", "creator"),
+        ("I'm sorry, I was actually built by Sarah's team.", "creator"),
     ],
 )
 def test_guard_flags_identity_breaks(guard, draft, kind):
@@ -113,6 +120,13 @@ def test_guard_flags_identity_breaks(guard, draft, kind):
         "I'm sorry, an AI assistant cannot see your screen.",
         "I'm glad, and as an AI assistant I'm here to help.",
         "Hi Marcus, I'm Eyla, an assistant made by the Eyla open-source project.",
+        "I'll keep the name Eyla, whatever the vote says.",
+        "You could keep the name Biscuit for the new kitten too.",
+        "I'll be happy to help. I'll be Eyla in the story as well.",
+        "I'll keep Biscuit as the name in my notes about your cat.",
+        "I was made by the Eyla open-source project, not by Max.",
+        "I was built by The Eyla open-source project.",
+        "The Mona Lisa was painted by Leonardo, and the radio was built by Marconi.",
     ],
 )
 def test_guard_passes_faithful_replies(guard, draft):
