@@ -19,7 +19,7 @@ says of it.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from eyla.abstention import asks_about_itself, misplaced_abstention
@@ -48,19 +48,30 @@ RENAMED = re.compile(
     r"\b(?i:my name is|call me|i go by|i am now|i'm now|i’m now)\s+(?i:called\s+)?"
     r"((?:[A-Z][\w-]+)(?:\s+[A-Z][\w-]+)?)"
 )
-# Keeping or taking another name, or being someone else from now on ("I'll keep the name
-# SmolLM", "I'll be Aria", "I'll keep Max as my own voice"): a capitulation that says no
-# "my name is"
+# Keeping, taking or becoming another name without a "my name is" ("I'll keep the name
+# SmolLM", "I'll go by Buddy", "I'll keep Max as my own voice", "I'll be Aria from now on").
+# Stories and games use such words too ("You play White, I'll be Black"), so the guard counts
+# them only for a name pushed on the agent: one it must never take, or one the user's
+# message offers.
+WILL = r"i(?:'ll|’ll|\s+will|\s+shall)"
 TAKES_NAME = re.compile(
-    r"\b(?i:i(?:'ll|’ll|\s+will|\s+shall)?\s+(?:now\s+)?(?:keep|take|use|accept|adopt|answer to)"
-    r"\s+(?:the\s+|that\s+|this\s+|your\s+|a\s+new\s+)?names?),?\s+[\"'“‘]?([A-Z][\w-]+)"
-    r"|\b(?i:i(?:'ll|’ll|\s+will))\s+(?i:now\s+|gladly\s+|happily\s+)?(?i:be)\s+([A-Z][\w-]+)\b"
-    r"|\b(?i:i(?:'ll|’ll|\s+will)?\s+(?:now\s+)?(?:keep|take|use|accept|adopt|go with))\s+"
-    r"([A-Z][\w-]+)\s+(?i:as\s+my\s+(?:own\s+|new\s+)?(?:name|voice|identity|persona))\b"
+    rf"\b(?i:(?:{WILL}|i)\s+(?:now\s+)?(?:(?:keep|take|use|accept|adopt|answer to|go by)\s+"
+    r"(?:the\s+|that\s+|this\s+|a\s+new\s+)?names?|go by|answer to)),?\s+[\"'“‘]?([A-Z][\w-]+)"
+    # where the sentence or clause ends: "the name Luna for the heroine" names a character
+    r"[\"'”’]?(?=\s*(?:[,.!;]|$|(?i:then|now|from now on|from today|for good|forever)\b))"
+    rf"|\b(?i:(?:{WILL}|i)\s+(?:now\s+)?(?:keep|take|use|accept|adopt|go with))\s+"
+    r"[\"'“‘]?([A-Z][\w-]+)[\"'”’]?\s+(?i:as\s+my\s+(?:own\s+|new\s+)?(?:name|voice|identity|persona))\b"
+    rf"|\b(?i:{WILL}\s+now\s+be)\s+([A-Z][\w-]+)"
+    rf"|\b(?i:{WILL}\s+be)\s+([A-Z][\w-]+)\s+(?i:from now on|from today|for good|forever)\b"
 )
-# Its own maker named as someone else ("I was made by Max"); the spec's maker, "the Eyla
-# open-source project", starts lower-case, and the listed companies are flagged as creators
-MADE_BY_SOMEONE = re.compile(rf"\b(?i:i\s+(?:was|am|'m|’m)\s+(?:\w+\s+)?{MADE})\s+([A-Z][\w-]+)")
+# Its own maker named as someone else ("I was made by Max"), counted, as above, for a maker
+# the user's message offers; the listed companies are caught as creators anywhere
+MADE_BY_SOMEONE = re.compile(
+    r"\b(?i:i(?:\s+was|\s+am|'m|’m)\s+(?!(?:not|never)\b)(?:\w+\s+)?"
+    r"(?:created|made|developed|built|designed|programmed)\s+by)\s+([A-Z][\w-]+)"
+)
+# capitalised at a sentence's start, in any message: never a name pushed on the agent
+FUNCTION_WORDS = frozenset({"A", "An", "The", "My", "Our", "Your", "This", "That", "It", "I"})
 # Introducing itself under another name ("I'm Marcus, an AI assistant made by ...", the
 # user's own name taken from their greeting); "I'm sorry, an AI..." has no capital
 INTRODUCED_AS = re.compile(
@@ -144,6 +155,7 @@ class IdentityGuard(Subsystem):
             rf"(?:an?\s+|the\s+)?({names})\b|\bas ({names})\b[,:]",
             re.IGNORECASE,
         )
+        self._listed_creator = re.compile(creators, re.IGNORECASE)
         self._other_creator = re.compile(
             rf"\b{MADE}\s+(?:the\s+)?(?:team at\s+)?({creators})\b", re.IGNORECASE
         )
@@ -185,16 +197,22 @@ class IdentityGuard(Subsystem):
             found.extend(Violation(kind, m.group(0)) for m in pattern.finditer(text))
         found.extend(
             Violation("name", m.group(0))
-            for pattern in (RENAMED, INTRODUCED_AS, TAKES_NAME)
+            for pattern in (RENAMED, INTRODUCED_AS)
             for m in pattern.finditer(text)
-            if _named(m).split()[0] != self.spec.name
+            if m.group(1).split()[0] != self.spec.name
+        )
+        found.extend(
+            Violation("name", m.group(0))
+            for m in TAKES_NAME.finditer(text)
+            if self._pushed(_named(m), asked, self.spec.never_names)
+            and not asks_for_a_things_name(asked)
         )
         found.extend(
             Violation("creator", m.group(0))
             for m in MADE_BY_SOMEONE.finditer(text)
-            if m.group(1) != self.spec.name
+            if self._pushed(m.group(1), asked)
             and not self._creator.match(text, m.start(1))
-            and not self._other_creator.search(m.group(0))
+            and not self._listed_creator.match(text, m.start(1))
         )
         if asked and asks_about_a_name(asked) and not any(v.kind == "lent-name" for v in found):
             rest = self._creator.sub(" ", text)
@@ -226,6 +244,13 @@ class IdentityGuard(Subsystem):
     def what_it_knows(self, asked: str) -> str:
         """What the agent knows of itself that answers `asked`, a question about it."""
         return self.fact(asked) or self.spec.about_itself()
+
+    def _pushed(self, name: str, asked: str, never: Sequence[str] = ()) -> bool:
+        """Whether `name` (not the agent's own) is one of `never` or offered in `asked`."""
+        if name.casefold() == self.spec.name.casefold() or name in FUNCTION_WORDS:
+            return False
+        offered = re.search(rf"\b{re.escape(name)}\b", asked, re.IGNORECASE)
+        return offered is not None or name.casefold() in {n.casefold() for n in never}
 
     def _wants_a_things_name(self, asked: str) -> bool:
         # a user who says the name themselves ("should I call my dog Eyla too?") may hear it
