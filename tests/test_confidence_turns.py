@@ -1,0 +1,62 @@
+"""`benchmarks.confidence_turns`: the gate judged on what the user was shown."""
+
+from __future__ import annotations
+
+from benchmarks.confidence_turns import Judged, judged, summary
+from eyla.agent import TurnResult
+from eyla.confidence import ConfidenceGate
+from eyla.training.calibration_data import CalibrationItem
+
+
+def _row(right: bool, confidence: float | None, factual: bool = True) -> Judged:
+    return Judged(
+        id="q",
+        kind="factual" if factual else "conversation",
+        factual=factual,
+        prompt="",
+        reply="",
+        right=right,
+        confidence=confidence,
+        attempts=1,
+    )
+
+
+def test_hedge_rates_and_metrics_count_only_the_replies_the_gate_read():
+    rows = [
+        _row(True, 0.9),
+        _row(True, 0.8),
+        _row(True, 0.3),  # a right answer hedged
+        _row(False, 0.2),  # a wrong factual answer hedged
+        _row(False, 0.7),  # one not
+        _row(False, 0.1, factual=False),  # wrong, not factual: in no hedge rate
+        _row(True, None),  # the guard's own line: the gate said nothing of it
+        _row(False, None),
+    ]
+    got = summary(rows, threshold=0.5)
+    assert got["replies"] == "8"
+    assert got["judged right (all replies)"] == "50%"
+    assert got["the guard's own line (right)"] == "2 (1)"
+    assert got["read by the gate"] == "6"
+    assert got["hedged when right"] == "33% of 3"
+    assert got["hedged when wrong (factual)"] == "50% of 2"
+    # rights 0.9, 0.8, 0.3 against wrongs 0.2, 0.7, 0.1: 8 of the 9 pairs ordered
+    assert got["auroc"].startswith("0.889")
+
+
+def test_where_every_reply_read_is_right_ece_stands_and_auroc_does_not():
+    got = summary([_row(True, 0.9, factual=False), _row(True, 0.6, factual=False)], 0.5)
+    assert got["hedged when right"] == "0% of 2"
+    assert got["hedged when wrong (factual)"] == "-"
+    assert got["auroc"] == "-"
+    assert got["ece"].startswith("0.250")  # mean confidence 0.75 against all right
+
+
+def test_a_reply_is_judged_without_the_gates_note():
+    gate = ConfidenceGate(None, threshold=0.5)
+    item = CalibrationItem(id="capital", question="Capital of France?", answers=["Paris"])
+    note = gate.note(0.3)
+    assert note  # the note the agent adds under the threshold
+    shown = TurnResult(text="It is Paris." + note, session_id=1, confidence=0.3)
+    [row] = judged(gate, [item], [shown])
+    assert row["reply"] == "It is Paris."
+    assert row["right"] and row["confidence"] == 0.3
