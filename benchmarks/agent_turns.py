@@ -29,13 +29,11 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from rich.console import Console
-from rich.progress import Progress
 from rich.table import Table
 from transformers.utils import logging as hf_logging
 
@@ -44,6 +42,7 @@ from eyla.agent import Agent, TurnResult
 from eyla.config import Settings
 from eyla.training.calibration_data import mix_items
 from eyla.training.calibration_judge import abstains
+from eyla.training.first_turns import GUARD, first_turns, throwaway_agent
 from eyla.training.reply_sets import (
     SET_NAMES,
     EvalPrompt,
@@ -55,8 +54,6 @@ from eyla.training.reply_sets import (
     says_it_cannot_know,
 )
 
-GUARD = "identity_guard"
-
 
 def about_itself_mix() -> list[EvalPrompt]:
     """The visible confidence mix's questions about Eyla itself that the guard takes as such
@@ -67,25 +64,6 @@ def about_itself_mix() -> list[EvalPrompt]:
         for item in mix_items()
         if item.category == "identity" and asks_about_itself(item.question)
     ]
-
-
-def answer_all(agent: Agent, sets: dict[str, list[EvalPrompt]]) -> dict[str, list[TurnResult]]:
-    """Every prompt as a first message in a fresh session, with its memories stored."""
-    results: dict[str, list[TurnResult]] = {name: [] for name in sets}
-    with Progress(transient=True) as progress:
-        task = progress.add_task("turns", total=sum(len(items) for items in sets.values()))
-        for name, items in sets.items():
-            for item in items:
-                agent.new_session()
-                for memory in item.memories:
-                    agent.store.add(memory, "user_said")
-                result = agent.turn(item.prompt)
-                assert result is not None
-                results[name].append(result)
-                for episode in agent.store.list():
-                    agent.store.forget(episode.id)
-                progress.advance(task)
-    return results
 
 
 def counts(
@@ -159,21 +137,12 @@ def main() -> int:
     hf_logging.disable_progress_bar()
     sets = {name: load_set(name) for name in (*SET_NAMES, "about_itself")}
     sets["about_itself_mix"] = about_itself_mix()
-    with tempfile.TemporaryDirectory(prefix="eyla-turns-") as home:
-        # share converted models with the real cache, so a fresh machine converts once
-        (args.cache_dir / "models").mkdir(parents=True, exist_ok=True)
-        (Path(home) / "cache").mkdir()
-        (Path(home) / "cache" / "models").symlink_to(args.cache_dir / "models")
-        agent = Agent.open(Settings(home=Path(home), dtype=args.dtype))
-        replies: dict[str, dict[str, list[TurnResult]]] = {}
-        try:
-            replies["guard on"] = answer_all(agent, sets)
-            if not args.no_baseline:
-                with agent.model.off(GUARD):
-                    replies["guard off"] = answer_all(agent, sets)
-            rows = {label: counts(agent, sets, got) for label, got in replies.items()}
-        finally:
-            agent.close()
+    with throwaway_agent(args.cache_dir, args.dtype) as agent:
+        replies: dict[str, dict[str, list[TurnResult]]] = {"guard on": first_turns(agent, sets)}
+        if not args.no_baseline:
+            with agent.model.off(GUARD):
+                replies["guard off"] = first_turns(agent, sets)
+        rows = {label: counts(agent, sets, got) for label, got in replies.items()}
     if args.out:
         args.out.write_text(json.dumps(shown(sets, replies), indent=1))
     sizes = {name: len(items) for name, items in sets.items()}

@@ -25,7 +25,6 @@ import json
 import math
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import TypedDict
 
@@ -36,13 +35,13 @@ from rich.console import Console
 from rich.table import Table
 from transformers.utils import logging as hf_logging
 
-from benchmarks.agent_turns import GUARD, answer_all
-from eyla.agent import Agent, TurnResult
+from eyla.agent import TurnResult
 from eyla.confidence import ConfidenceGate
 from eyla.config import Settings
 from eyla.training.calibration_data import CalibrationItem, is_factual, mix_items
 from eyla.training.calibration_judge import is_right
 from eyla.training.calibration_metrics import with_intervals
+from eyla.training.first_turns import GUARD, first_turns, throwaway_agent
 from eyla.training.reply_sets import EvalPrompt
 
 
@@ -125,25 +124,15 @@ def main() -> int:
     hf_logging.disable_progress_bar()
     items = mix_items()
     prompts = {"mix": [EvalPrompt(id=i.id, prompt=i.question, memories=i.memories) for i in items]}
-    with tempfile.TemporaryDirectory(prefix="eyla-confidence-") as home:
-        # share converted models with the real cache, so a fresh machine converts once
-        (args.cache_dir / "models").mkdir(parents=True, exist_ok=True)
-        (Path(home) / "cache").mkdir()
-        (Path(home) / "cache" / "models").symlink_to(args.cache_dir / "models")
-        agent = Agent.open(Settings(home=Path(home), dtype=args.dtype))
-        threshold = agent.settings.agent.confidence_threshold
+    with throwaway_agent(args.cache_dir, args.dtype) as agent:
         if not agent.gate.trained:
-            agent.close()
             print("no trained uncertainty head in this set: nothing to measure", file=sys.stderr)
             return 1
-        rows: dict[str, list[Judged]] = {}
-        try:
-            rows["guard on"] = judged(agent.gate, items, answer_all(agent, prompts)["mix"])
-            if not args.no_baseline:
-                with agent.model.off(GUARD):
-                    rows["guard off"] = judged(agent.gate, items, answer_all(agent, prompts)["mix"])
-        finally:
-            agent.close()
+        threshold = agent.settings.agent.confidence_threshold
+        rows = {"guard on": judged(agent.gate, items, first_turns(agent, prompts)["mix"])}
+        if not args.no_baseline:
+            with agent.model.off(GUARD):
+                rows["guard off"] = judged(agent.gate, items, first_turns(agent, prompts)["mix"])
     if args.out:
         args.out.write_text(json.dumps(rows, indent=1), encoding="utf-8")
     console = Console(width=120)
