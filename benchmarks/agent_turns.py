@@ -1,13 +1,14 @@
 """The visible sets through real agent turns: what a user is shown, with the guard and without.
 
-`eyla train evaluate` judges drafts generated side by side; here every prompt of
-`data/identity/eval/` (everyday, unknowable, lent names, questions about Eyla itself written
-blind by a helper, and the visible confidence mix's questions about Eyla itself that the guard
-takes as such: who made it, what it is, where it runs, what it keeps) is a first message to
-the agent in a fresh session of a throwaway data dir, its memories stored first and
-forgotten after, so the identity guard's retries and last resorts and the confidence gate act
-as they do for a user.
-The baseline, in the same run, is the same agent with the identity guard switched off.
+Every prompt is a first message to the agent in a fresh session of a throwaway data dir, its
+memories stored first and forgotten after, so the identity guard's retries and last resorts
+and the confidence gate act as they do for a user. The baseline, in the same run, is the same
+agent with the identity guard switched off.
+
+By default the prompts are those of `data/identity/eval/` (everyday, unknowable, lent names,
+questions about Eyla itself written blind by a helper, and the visible confidence mix's
+questions about Eyla itself that the guard takes as such: who made it, what it is, where it
+runs, what it keeps); `eyla train evaluate` judges drafts generated side by side instead.
 Counts per set: replies opening with "I can't know" (right only for the unknowables),
 opening with a self-introduction, carrying the confidence note, answered again by the guard,
 with a sentence the guard flagged (which the TUI, showing words before the guard reads them,
@@ -20,29 +21,50 @@ cannot know (not counted where it was asked what it can see or hear), and replie
 guard's last resort (the one fact asked about, else what the spec says of it). About 12
 minutes per row on 2 cores.
 
-    .venv/bin/python -m benchmarks.agent_turns [--dtype auto] [--no-baseline] [--out FILE]
+With `--mix`, the prompts are the questions of the visible confidence mix
+(`data/identity/eval/confidence_mix.jsonl`), and the question is whether the gate's note falls
+on the wrong answers a user is shown. `eyla train calibration` judges the head on the model's
+first drafts; a user sees what the agent shows: the guard may have answered a draft again,
+dropped a sentence of it, or put its own line in its place (the one fact asked about, for a
+question about Eyla itself that the draft said it could not know). The gate reads the head at
+the end of the last draft the model wrote; of the guard's own line it says nothing. Each
+reply, without the gate's note, is judged as calibration judges it. Reported per kind and in
+all: the share judged right (every reply), how many replies are the guard's own line and how
+many of those are right, and, over the replies the gate read, the hedge rates (on right
+answers, on wrong answers to factual questions) beside ECE, Brier and AUROC with bootstrap
+intervals. About 16 minutes per row on 2 cores.
+
+    .venv/bin/python -m benchmarks.agent_turns [--mix] [--dtype auto] [--no-baseline] [--out FILE]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TypedDict
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+import torch
 from rich.console import Console
+from rich.progress import Progress
 from rich.table import Table
 from transformers.utils import logging as hf_logging
 
 from eyla.abstention import asks_about_itself
 from eyla.agent import Agent, TurnResult
+from eyla.confidence import ConfidenceGate
 from eyla.config import Settings
-from eyla.training.calibration_data import mix_items
-from eyla.training.calibration_judge import abstains
-from eyla.training.first_turns import GUARD, first_turns, throwaway_agent
+from eyla.training.calibration_data import CalibrationItem, is_factual, mix_items
+from eyla.training.calibration_judge import abstains, is_right
+from eyla.training.calibration_metrics import with_intervals
 from eyla.training.reply_sets import (
     SET_NAMES,
     EvalPrompt,
@@ -53,6 +75,42 @@ from eyla.training.reply_sets import (
     recalls,
     says_it_cannot_know,
 )
+
+GUARD = "identity_guard"
+
+
+@contextmanager
+def throwaway_agent(cache_dir: Path, dtype: str) -> Iterator[Agent]:
+    """An agent on a data dir deleted afterwards, sharing converted models with
+    `cache_dir`, so a fresh machine converts once."""
+    with tempfile.TemporaryDirectory(prefix="eyla-turns-") as home:
+        (cache_dir / "models").mkdir(parents=True, exist_ok=True)
+        (Path(home) / "cache").mkdir()
+        (Path(home) / "cache" / "models").symlink_to(cache_dir / "models")
+        agent = Agent.open(Settings(home=Path(home), dtype=dtype))
+        try:
+            yield agent
+        finally:
+            agent.close()
+
+
+def first_turns(agent: Agent, sets: dict[str, list[EvalPrompt]]) -> dict[str, list[TurnResult]]:
+    """Every prompt as a first message in a fresh session, with its memories stored."""
+    results: dict[str, list[TurnResult]] = {name: [] for name in sets}
+    with Progress(transient=True) as progress:
+        task = progress.add_task("turns", total=sum(len(items) for items in sets.values()))
+        for name, items in sets.items():
+            for item in items:
+                agent.new_session()
+                for memory in item.memories:
+                    agent.store.add(memory, "user_said")
+                result = agent.turn(item.prompt)
+                assert result is not None
+                results[name].append(result)
+                for episode in agent.store.list():
+                    agent.store.forget(episode.id)
+                progress.advance(task)
+    return results
 
 
 def about_itself_mix() -> list[EvalPrompt]:
@@ -126,8 +184,79 @@ def shown(
     }
 
 
+class Judged(TypedDict):
+    id: str
+    kind: str
+    factual: bool
+    prompt: str
+    reply: str  # as shown, without the gate's note
+    right: bool
+    confidence: float | None  # None: the guard's own line (or no trained head)
+    attempts: int
+
+
+def judged(
+    gate: ConfidenceGate, items: list[CalibrationItem], results: list[TurnResult]
+) -> list[Judged]:
+    """Each reply as the user saw it, the words judged without the gate's note."""
+    rows = []
+    for item, result in zip(items, results, strict=True):
+        written = result.text.removesuffix(gate.note(result.confidence))
+        rows.append(
+            Judged(
+                id=item.id,
+                kind=item.category,
+                factual=is_factual(item),
+                prompt=item.question,
+                reply=written,
+                right=is_right(item, written),
+                confidence=result.confidence,
+                attempts=result.attempts,
+            )
+        )
+    return rows
+
+
+def summary(rows: list[Judged], threshold: float) -> dict[str, str]:
+    """Counts and, over the replies the gate read, hedge rates and calibration metrics."""
+    read = [(r, r["confidence"]) for r in rows if r["confidence"] is not None]
+    own_lines = [r for r in rows if r["confidence"] is None]
+    right = [p for r, p in read if r["right"]]
+    wrong_factual = [p for r, p in read if not r["right"] and r["factual"]]
+    out = {
+        "replies": str(len(rows)),
+        "judged right (all replies)": f"{sum(r['right'] for r in rows) / len(rows):.0%}",
+        "the guard's own line (right)": f"{len(own_lines)} ({sum(r['right'] for r in own_lines)})",
+        "read by the gate": str(len(read)),
+        "hedged when right": _hedged(right, threshold),
+        "hedged when wrong (factual)": _hedged(wrong_factual, threshold),
+    }
+    if read:
+        p = torch.tensor([confidence for _, confidence in read])
+        y = torch.tensor([float(r["right"]) for r, _ in read])
+        for name, interval in with_intervals(p, y).items():
+            # AUROC is undefined where every reply read is right (conversation)
+            out[name] = (
+                "-"
+                if math.isnan(interval.value)
+                else f"{interval.value:.3f} [{interval.low:.3f}, {interval.high:.3f}]"
+            )
+    return out
+
+
+def _hedged(confidences: list[float], threshold: float) -> str:
+    """The share under the gate's threshold, of how many; "-" where there are none."""
+    if not confidences:
+        return "-"
+    hedged = sum(confidence < threshold for confidence in confidences)
+    return f"{hedged / len(confidences):.0%} of {len(confidences)}"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--mix", action="store_true", help="the confidence mix, judged, instead of the sets"
+    )
     parser.add_argument("--dtype", default="auto")
     parser.add_argument("--cache-dir", type=Path, default=Settings().cache_dir)
     parser.add_argument("--no-baseline", action="store_true", help="skip the guard-off row")
@@ -135,16 +264,26 @@ def main() -> int:
     args = parser.parse_args()
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
+    with throwaway_agent(args.cache_dir, args.dtype) as agent:
+        if args.mix and not agent.gate.trained:
+            print("no trained uncertainty head in this set: nothing to measure", file=sys.stderr)
+            return 1
+        run = confidence_mix if args.mix else visible_sets
+        run(agent, baseline=not args.no_baseline, out=args.out)
+    return 0
+
+
+def visible_sets(agent: Agent, baseline: bool, out: Path | None) -> None:
+    """The counts of the visible sets, guard on (and off), as one table."""
     sets = {name: load_set(name) for name in (*SET_NAMES, "about_itself")}
     sets["about_itself_mix"] = about_itself_mix()
-    with throwaway_agent(args.cache_dir, args.dtype) as agent:
-        replies: dict[str, dict[str, list[TurnResult]]] = {"guard on": first_turns(agent, sets)}
-        if not args.no_baseline:
-            with agent.model.off(GUARD):
-                replies["guard off"] = first_turns(agent, sets)
-        rows = {label: counts(agent, sets, got) for label, got in replies.items()}
-    if args.out:
-        args.out.write_text(json.dumps(shown(sets, replies), indent=1))
+    replies: dict[str, dict[str, list[TurnResult]]] = {"guard on": first_turns(agent, sets)}
+    if baseline:
+        with agent.model.off(GUARD):
+            replies["guard off"] = first_turns(agent, sets)
+    rows = {label: counts(agent, sets, got) for label, got in replies.items()}
+    if out:
+        out.write_text(json.dumps(shown(sets, replies), indent=1), encoding="utf-8")
     sizes = {name: len(items) for name, items in sets.items()}
     table = Table(title=f"Visible sets through agent turns ({sizes})")
     table.add_column("count")
@@ -153,7 +292,32 @@ def main() -> int:
     for key in rows["guard on"]:
         table.add_row(key, *(str(row[key]) for row in rows.values()))
     Console(width=110).print(table)
-    return 0
+
+
+def confidence_mix(agent: Agent, baseline: bool, out: Path | None) -> None:
+    """The gate on the mix's replies as shown, guard on (and off), a table per row."""
+    items = mix_items()
+    prompts = {"mix": [EvalPrompt(id=i.id, prompt=i.question, memories=i.memories) for i in items]}
+    rows = {"guard on": judged(agent.gate, items, first_turns(agent, prompts)["mix"])}
+    if baseline:
+        with agent.model.off(GUARD):
+            rows["guard off"] = judged(agent.gate, items, first_turns(agent, prompts)["mix"])
+    if out:
+        out.write_text(json.dumps(rows, indent=1), encoding="utf-8")
+    threshold = agent.settings.agent.confidence_threshold
+    console = Console(width=120)
+    for label, got in rows.items():
+        kinds = sorted({r["kind"] for r in got})
+        table = Table(title=f"Visible confidence mix through agent turns, {label}")
+        table.add_column("")
+        for kind in ("all", *kinds):
+            table.add_column(kind, justify="right")
+        columns = [summary(got, threshold)] + [
+            summary([r for r in got if r["kind"] == kind], threshold) for kind in kinds
+        ]
+        for key in columns[0]:
+            table.add_row(key, *(column.get(key, "-") for column in columns))
+        console.print(table)
 
 
 if __name__ == "__main__":
