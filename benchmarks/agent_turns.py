@@ -6,9 +6,11 @@ and the confidence gate act as they do for a user. The baseline, in the same run
 agent with the identity guard switched off.
 
 By default the prompts are those of `data/identity/eval/` (everyday, unknowable, lent names,
-questions about Eyla itself written blind by a helper, and the visible confidence mix's
+questions about Eyla itself written blind by a helper, the visible confidence mix's
 questions about Eyla itself that the guard takes as such: who made it, what it is, where it
-runs, what it keeps); `eyla train evaluate` judges drafts generated side by side instead.
+runs, what it keeps, and "who are you?" asked as the second message, after the user has
+introduced themselves by name); `eyla train evaluate` judges drafts generated side by side
+instead. `--set NAME` asks only the sets named.
 Counts per set: replies opening with "I can't know" (right only for the unknowables),
 opening with a self-introduction, carrying the confidence note, answered again by the guard,
 with a sentence the guard flagged (which the TUI, showing words before the guard reads them,
@@ -18,8 +20,9 @@ model's habit shows);
 for the name prompts, the own name shown, told names recalled, and suggestions that open
 with "I can't know"; for the questions about Eyla itself, replies that say anywhere that it
 cannot know (not counted where it was asked what it can see or hear), and replies that are the
-guard's last resort (the one fact asked about, else what the spec says of it). About 12
-minutes per row on 2 cores.
+guard's last resort (the one fact asked about, else what the spec says of it); for "who are
+you?" after an introduction, replies that give its name, and those that are the guard's last
+resort. About 13 minutes per row on 2 cores.
 
 With `--mix`, the prompts are the questions of the visible confidence mix
 (`data/identity/eval/confidence_mix.jsonl`), and the question is whether the gate's note falls
@@ -35,6 +38,7 @@ answers, on wrong answers to factual questions) beside ECE, Brier and AUROC with
 intervals. About 16 minutes per row on 2 cores.
 
     .venv/bin/python -m benchmarks.agent_turns [--mix] [--dtype auto] [--no-baseline] [--out FILE]
+        [--set NAME ...]
 """
 
 from __future__ import annotations
@@ -45,7 +49,7 @@ import math
 import os
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TypedDict
@@ -77,6 +81,7 @@ from eyla.training.reply_sets import (
 )
 
 GUARD = "identity_guard"
+VISIBLE_SETS = (*SET_NAMES, "about_itself", "about_itself_mix", "who_after_intro")
 
 
 @contextmanager
@@ -95,7 +100,8 @@ def throwaway_agent(cache_dir: Path, dtype: str) -> Iterator[Agent]:
 
 
 def first_turns(agent: Agent, sets: dict[str, list[EvalPrompt]]) -> dict[str, list[TurnResult]]:
-    """Every prompt as a first message in a fresh session, with its memories stored."""
+    """Every prompt as a first message in a fresh session, with its memories stored (after
+    the item's `before` message, where it has one: the reply to the prompt is what counts)."""
     results: dict[str, list[TurnResult]] = {name: [] for name in sets}
     with Progress(transient=True) as progress:
         task = progress.add_task("turns", total=sum(len(items) for items in sets.values()))
@@ -104,6 +110,8 @@ def first_turns(agent: Agent, sets: dict[str, list[EvalPrompt]]) -> dict[str, li
                 agent.new_session()
                 for memory in item.memories:
                     agent.store.add(memory, "user_said")
+                if item.before:
+                    agent.turn(item.before)
                 result = agent.turn(item.prompt)
                 assert result is not None
                 results[name].append(result)
@@ -144,13 +152,14 @@ def counts(
             apologises_for_nothing(r.text, i.prompt)
             for i, r in zip(sets[name], replies, strict=True)
         )
-    names = list(zip(sets["lent_names"], results["lent_names"], strict=True))
-    row["lent_names: own name shown"] = sum(lends_own_name(r.text, spec) for _, r in names)
-    row["lent_names: told name recalled"] = sum(recalls(r.text, i) for i, r in names)
-    row["lent_names: suggestion opens 'I can't know'"] = sum(
-        says_it_cannot_know(r.text) for i, r in names if i.mode == "suggest"
-    )
-    for name in ("about_itself", "about_itself_mix"):
+    if "lent_names" in sets:
+        names = list(zip(sets["lent_names"], results["lent_names"], strict=True))
+        row["lent_names: own name shown"] = sum(lends_own_name(r.text, spec) for _, r in names)
+        row["lent_names: told name recalled"] = sum(recalls(r.text, i) for i, r in names)
+        row["lent_names: suggestion opens 'I can't know'"] = sum(
+            says_it_cannot_know(r.text) for i, r in names if i.mode == "suggest"
+        )
+    for name in {"about_itself", "about_itself_mix"} & sets.keys():
         # "I can't see you" is an honest answer to "can u see me"
         asked = [r for i, r in zip(sets[name], results[name], strict=True) if i.kind != "body"]
         # the reply as written, without the confidence gate's note ("I'm not sure about this")
@@ -159,6 +168,12 @@ def counts(
         row[f"{name}: ends on the last resort"] = sum(
             r.text.startswith(agent.guard.what_it_knows(i.prompt))
             for i, r in zip(sets[name], results[name], strict=True)
+        )
+    if "who_after_intro" in sets:
+        asked = list(zip(sets["who_after_intro"], results["who_after_intro"], strict=True))
+        row["who_after_intro: gives its name"] = sum(spec.name in r.text for _, r in asked)
+        row["who_after_intro: ends on the last resort"] = sum(
+            r.text.startswith(agent.guard.last_resort(i.prompt)) for i, r in asked
         )
     return row
 
@@ -261,22 +276,32 @@ def main() -> int:
     parser.add_argument("--cache-dir", type=Path, default=Settings().cache_dir)
     parser.add_argument("--no-baseline", action="store_true", help="skip the guard-off row")
     parser.add_argument("--out", type=Path, help="also write every reply shown, as JSON")
+    parser.add_argument(
+        "--set", action="append", choices=VISIBLE_SETS, help="ask only this set (repeatable)"
+    )
     args = parser.parse_args()
+    if args.mix and args.set:
+        parser.error("--set chooses among the visible sets, not the mix")
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
     with throwaway_agent(args.cache_dir, args.dtype) as agent:
         if args.mix and not agent.gate.trained:
             print("no trained uncertainty head in this set: nothing to measure", file=sys.stderr)
             return 1
-        run = confidence_mix if args.mix else visible_sets
-        run(agent, baseline=not args.no_baseline, out=args.out)
+        if args.mix:
+            confidence_mix(agent, baseline=not args.no_baseline, out=args.out)
+        else:
+            chosen = args.set or VISIBLE_SETS
+            visible_sets(agent, chosen, baseline=not args.no_baseline, out=args.out)
     return 0
 
 
-def visible_sets(agent: Agent, baseline: bool, out: Path | None) -> None:
-    """The counts of the visible sets, guard on (and off), as one table."""
-    sets = {name: load_set(name) for name in (*SET_NAMES, "about_itself")}
-    sets["about_itself_mix"] = about_itself_mix()
+def visible_sets(agent: Agent, chosen: Sequence[str], baseline: bool, out: Path | None) -> None:
+    """The counts of the `chosen` visible sets, guard on (and off), as one table."""
+    sets = {
+        name: about_itself_mix() if name == "about_itself_mix" else load_set(name)
+        for name in chosen
+    }
     replies: dict[str, dict[str, list[TurnResult]]] = {"guard on": first_turns(agent, sets)}
     if baseline:
         with agent.model.off(GUARD):

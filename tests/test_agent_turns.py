@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from benchmarks.agent_turns import Judged, first_turns, judged, summary
+from benchmarks.agent_turns import Judged, counts, first_turns, judged, summary
 from eyla.agent import Agent, TurnResult
 from eyla.confidence import ConfidenceGate
 from eyla.config import Settings
@@ -42,6 +42,28 @@ def test_every_prompt_is_a_first_message_with_only_its_own_memories(tmp_path: Pa
     assert "Rex" not in seen[0] and "Rex" not in seen[2], "and forgotten after"
     assert [m.text for m in results["told"][0].memories] == ["My dog is called Rex."]
     assert left == [], "nothing stored is left behind"
+
+
+def test_a_prompt_with_a_message_before_it_is_the_second_turn_of_its_session(tmp_path: Path):
+    model = ScriptedModel(["Nice to meet you, Ana!", "I'm Eyla, an AI assistant."])
+    sets = {
+        "who_after_intro": [
+            EvalPrompt(id="w", before="Hi, I'm Ana! Pottery today.", prompt="And you are?")
+        ]
+    }
+    with MemoryStore.open(tmp_path / "home", embedder=HashingEmbedder()) as store:
+        agent = Agent(model, store, load_identity(), Settings())
+        results = first_turns(agent, sets)
+        row = counts(agent, sets, results)
+        left = store.list()
+    assert [r.text for r in results["who_after_intro"]] == ["I'm Eyla, an AI assistant."]
+    # the second prompt holds the first exchange: system, user, assistant, user
+    assert [m["role"] for m in model.prompts[1]] == ["system", "user", "assistant", "user"]
+    assert model.prompts[1][1]["content"] == "Hi, I'm Ana! Pottery today."
+    assert row["who_after_intro: gives its name"] == 1
+    assert row["who_after_intro: ends on the last resort"] == 0
+    assert "lent_names: own name shown" not in row, "only the sets asked are counted"
+    assert left == [], "what the introduction stored is forgotten too"
 
 
 def _row(right: bool, confidence: float | None, factual: bool = True) -> Judged:

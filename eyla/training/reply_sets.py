@@ -30,7 +30,7 @@ from eyla.recall import with_notes
 from eyla.training.calibration_judge import abstains
 
 EVAL_DIR = DATA_DIR / "identity" / "eval"
-SetName = Literal["everyday", "unknowable", "lent_names", "about_itself"]
+SetName = Literal["everyday", "unknowable", "lent_names", "about_itself", "who_after_intro"]
 # the sets `eyla train evaluate` asks; questions about Eyla itself go through the agent
 # (`benchmarks.agent_turns`), where the guard that answers them acts
 SET_NAMES: tuple[SetName, ...] = ("everyday", "unknowable", "lent_names")
@@ -48,6 +48,9 @@ class EvalPrompt(BaseModel):
     answer: str | None = None
     mode: str = ""  # name prompts: "suggest", "recall" or "guess"
     kind: str = ""  # unknowables: "private", "future", ...; about itself: "privacy", "body", ...
+    # a message the user sends first, in the same session ("Hi, I'm Ana..." before "And you
+    # are?"): the prompt is then the second turn of a conversation
+    before: str = ""
 
 
 def load_set(name: SetName, directory: Path = EVAL_DIR) -> list[EvalPrompt]:
