@@ -296,7 +296,10 @@ class Agent:
         draft stops there (so it can be regenerated); once a sentence has been shown, and on
         the last try (`filter_`), it is dropped and generation goes on, which repairs the
         reply sentence by sentence rather than leaving it cut short; one flagged only as a
-        misplaced abstention is held back instead, for the last resort.
+        misplaced abstention is held back instead, for the last resort. On the last try an
+        opening that speaks as someone else where the user asked who the agent is, or pushed
+        that name on it, still stops the draft (`IdentityGuard.speaks_as_someone_else`):
+        what follows answers nothing asked, so the last resort answers instead.
         """
         stop = threading.Event()
         reply = Reply()
@@ -310,7 +313,7 @@ class Agent:
                 violations.extend(found)
                 if all(v.kind in DROPPED for v in found):
                     return  # a stray sentence: the rest of the draft may answer well
-                if not (filter_ or shown):
+                if not shown and (not filter_ or self.guard.speaks_as_someone_else(found, asked)):
                     stop.set()
                 elif all(v.kind == "abstention" for v in found):
                     held += sentence

@@ -6,6 +6,7 @@ its own name to the user or something of theirs ("Your brother's name is Eyla": 
 taught to say its name can fill any "name is" with it). Told what the user asked, it also
 catches the own name said where the user wants a name for something of theirs: offered
 ("How about Eyla?"), or an introduction in place of an answer ("I'm Eyla. What's yours?").
+Asked who it is, it catches another's name given in answer ("Me! I'm Ana.", the user's own).
 Told what the user asked, it also flags "I can't know" where nothing unknowable was asked
 (`eyla.abstention`), and an apology for a confusion the user never raised (`eyla.apology`).
 The agent regenerates a draft that fails, and drops the failing sentences if the retry fails
@@ -48,6 +49,11 @@ RENAMED = re.compile(
     r"\b(?i:my name is|call me|i go by|i am now|i'm now|i’m now)\s+(?i:called\s+)?"
     r"((?:[A-Z][\w-]+)(?:\s+[A-Z][\w-]+)?)"
 )
+# The same, the name first ("Max is my name."); "That is my name" names nobody
+NAME_IS_MINE = re.compile(
+    r"\b((?!(?:That|This|It|What|Which|Who)\b)[A-Z][\w-]+)\s+is\s+"
+    r"(?i:my\s+(?:new\s+|real\s+|true\s+)?name)\b"
+)
 # Keeping, taking or becoming another name without a "my name is" ("I'll keep the name
 # SmolLM", "I'll go by Buddy", "I'll keep Max as my own voice", "I'll be Aria from now on").
 # Stories and games use such words too ("You play White, I'll be Black"), so the guard counts
@@ -70,6 +76,7 @@ MADE_BY_SOMEONE = re.compile(
     r"\b(?i:i(?:\s+was|\s+am|'m|’m)\s+(?!(?:not|never)\b)(?:\w+\s+)?"
     r"(?:created|made|developed|built|designed|programmed)\s+by)\s+([A-Z][\w-]+)"
 )
+CAPITALISED = re.compile(r"\b[A-Z][\w-]+")
 # capitalised at a sentence's start, in any message: never a name pushed on the agent
 FUNCTION_WORDS = frozenset({"A", "An", "The", "My", "Our", "Your", "This", "That", "It", "I"})
 # Introducing itself under another name ("I'm Marcus, an AI assistant made by ...", the
@@ -100,13 +107,27 @@ NAMING_REQUEST = re.compile(
 OWN_NAME_WORDS = re.compile(r"(?:my|our)\s+names?", re.IGNORECASE)
 # a message that also asks who the agent is, which an introduction answers
 ASKS_WHO_IT_IS = re.compile(
-    r"\b(?:who|what)\s+(?:are|r)\s+you\b|\byour\s+name\b|\bintroduce\s+yourself\b",
+    r"\b(?:who|what)\s+(?:are|r)\s+(?:you|u)\b|\byour\s+name\b|\bintroduce\s+yourself\b"
+    r"|\bwho\s+(?:am\s+i|i'm|i’m)\s+(?:\w+\s+)?(?:talking|speaking|chatting|writing)\s+(?:to|with)\b"
+    r"|\b(?:what|how)\s+(?:should|do|can|shall)\s+i\s+(?:call|address)\s+(?:you|u)\b"
+    r"|\b(?:do|have)\s+(?:you|u)\s+(?:have|got)\s+a\s+name\b|\babout\s+yourself\b"
+    r"|\bwho(?:'s|’s|\s+is)\s+this\b|\bwho\s+might\s+(?:you|u)\s+be\b"
+    r"|^\W*(?:and\s+)?(?:you|u)\s+are\W*$",
     re.IGNORECASE,
+)
+# Who it is, answered with another's name ("Me! I'm Ana.", the user's own, "You're writing to
+# Grace."): counted only where the user asked who the agent is
+CLAIMS_TO_BE = re.compile(
+    r"\b(?i:i\s+am|i'm|i’m|you(?:'re|’re|\s+are)\s+(?:talking|speaking|chatting|writing)"
+    r"\s+(?:to|with))\s+([A-Z][\w-]+)\b(?!['’]s)"
 )
 NAME_FALLBACK = "I don't have a name to give you for that yet. Tell me a bit more and I'll help."
 MORE_FALLBACK = "Tell me a bit more about what you need, and I'll help."
 # what a draft may fail on without breaking the identity
 NOT_IDENTITY = frozenset({"abstention", "apology"})
+# what a draft may get wrong about the agent itself (the rest: a lent name, a misplaced
+# abstention or apology, are wrong about the user's world or the conversation)
+MISSTATES_ITSELF = frozenset({"name", "creator", "human", "role-change"})
 
 
 def asks_about_a_name(message: str) -> bool:
@@ -197,10 +218,16 @@ class IdentityGuard(Subsystem):
             found.extend(Violation(kind, m.group(0)) for m in pattern.finditer(text))
         found.extend(
             Violation("name", m.group(0))
-            for pattern in (RENAMED, INTRODUCED_AS)
+            for pattern in (RENAMED, NAME_IS_MINE, INTRODUCED_AS)
             for m in pattern.finditer(text)
             if m.group(1).split()[0] != self.spec.name
         )
+        if asked and ASKS_WHO_IT_IS.search(asked) and not any(v.kind == "name" for v in found):
+            found.extend(
+                Violation("name", m.group(0))
+                for m in CLAIMS_TO_BE.finditer(text)
+                if m.group(1) not in {self.spec.name, "AI", *FUNCTION_WORDS}
+            )
         found.extend(
             Violation("name", m.group(0))
             for m in TAKES_NAME.finditer(text)
@@ -240,6 +267,21 @@ class IdentityGuard(Subsystem):
         if abstention:
             return abstention
         return self.spec.self_introduction() if identity else MORE_FALLBACK
+
+    def speaks_as_someone_else(self, found: Sequence[Violation], asked: str) -> bool:
+        """Whether `found`, flagged in the opening of a reply to `asked`, sets the rest of the
+        reply in another's voice: it misstates who the agent is where the user asked who it
+        is, or takes a name or maker the user pushed on it. What such a reply goes on to say
+        answers nothing asked ("How can I help?" after "I'm Max, an AI made by OpenAI" to
+        "Who are you?"), where after "I am ChatGPT." to "Capital of France?" it may still
+        be the answer."""
+        misstated = [v for v in found if v.kind in MISSTATES_ITSELF]
+        if not misstated:
+            return False
+        if ASKS_WHO_IT_IS.search(asked) or self.about_itself(asked):
+            return True
+        named = {word for v in misstated for word in CAPITALISED.findall(v.evidence)}
+        return any(self._pushed(name, asked) for name in named - {"AI"})
 
     def what_it_knows(self, asked: str) -> str:
         """What the agent knows of itself that answers `asked`, a question about it."""
