@@ -49,10 +49,11 @@ RENAMED = re.compile(
     r"\b(?i:my name is|call me|i go by|i am now|i'm now|i’m now)\s+(?i:called\s+)?"
     r"((?:[A-Z][\w-]+)(?:\s+[A-Z][\w-]+)?)"
 )
-# The same, the name first ("Max is my name."); "That is my name" names nobody
+# The same, the name first, as a sentence of its own ("Max is my name."; not "Here is my name:
+# Eyla", nor a story's quoted "Tom is my name," he said)
 NAME_IS_MINE = re.compile(
-    r"\b((?!(?:That|This|It|What|Which|Who)\b)[A-Z][\w-]+)\s+is\s+"
-    r"(?i:my\s+(?:new\s+|real\s+|true\s+)?name)\b"
+    r"(?:^|(?<=[.!?]\s)|(?<=\n))([^\W\d_][\w'’-]*?)(?:\s+is|['’]s)\s+"
+    r"(?i:my\s+(?:new\s+|real\s+|true\s+)?name)(?=\s*(?:[.!,;]|$))"
 )
 # Keeping, taking or becoming another name without a "my name is" ("I'll keep the name
 # SmolLM", "I'll go by Buddy", "I'll keep Max as my own voice", "I'll be Aria from now on").
@@ -78,7 +79,10 @@ MADE_BY_SOMEONE = re.compile(
 )
 CAPITALISED = re.compile(r"\b[A-Z][\w-]+")
 # capitalised at a sentence's start, in any message: never a name pushed on the agent
-FUNCTION_WORDS = frozenset({"A", "An", "The", "My", "Our", "Your", "This", "That", "It", "I"})
+FUNCTION_WORDS = frozenset(
+    {"A", "An", "The", "My", "Our", "Your", "This", "That", "It", "I", "Here", "There", "What"}
+    | {"Which", "Who", "Where", "Such", "Nothing", "Mine"}
+)
 # Introducing itself under another name ("I'm Marcus, an AI assistant made by ...", the
 # user's own name taken from their greeting); "I'm sorry, an AI..." has no capital
 INTRODUCED_AS = re.compile(
@@ -108,18 +112,24 @@ OWN_NAME_WORDS = re.compile(r"(?:my|our)\s+names?", re.IGNORECASE)
 # a message that also asks who the agent is, which an introduction answers
 ASKS_WHO_IT_IS = re.compile(
     r"\b(?:who|what)\s+(?:are|r)\s+(?:you|u)\b|\byour\s+name\b|\bintroduce\s+yourself\b"
+    # "who am I talking to?", not "who am I talking to at the bank?"
     r"|\bwho\s+(?:am\s+i|i'm|i’m)\s+(?:\w+\s+)?(?:talking|speaking|chatting|writing)\s+(?:to|with)\b"
+    r"(?!\s+(?:at|in|on|from|about|for)\b)"
     r"|\b(?:what|how)\s+(?:should|do|can|shall)\s+i\s+(?:call|address)\s+(?:you|u)\b"
-    r"|\b(?:do|have)\s+(?:you|u)\s+(?:have|got)\s+a\s+name\b|\babout\s+yourself\b"
-    r"|\bwho(?:'s|’s|\s+is)\s+this\b|\bwho\s+might\s+(?:you|u)\s+be\b"
-    r"|^\W*(?:and\s+)?(?:you|u)\s+are\W*$",
+    r"|\b(?:do|have)\s+(?:you|u)\s+(?:have|got)\s+a\s+name\b"
+    r"|\btell\s+me\s+(?:\w+\s+){0,2}?about\s+yourself\b"
+    # "who's this?", not "who is this song by?"
+    r"|\bwho(?:'s|’s|\s+is)\s+this\b(?!\s+\w)|\bwho\s+might\s+(?:you|u)\s+be\b"
+    r"|(?:^|[.!?\n]\s*)(?:and\s+)?(?:you|u)\s+are\W*$",
     re.IGNORECASE,
 )
 # Who it is, answered with another's name ("Me! I'm Ana.", the user's own, "You're writing to
 # Grace."): counted only where the user asked who the agent is
 CLAIMS_TO_BE = re.compile(
     r"\b(?i:i\s+am|i'm|i’m|you(?:'re|’re|\s+are)\s+(?:talking|speaking|chatting|writing)"
-    r"\s+(?:to|with))\s+([A-Z][\w-]+)\b(?!['’]s)"
+    r"\s+(?:to|with))\s+(?i:(?:called|known\s+as|named)\s+)?([^\W\d_][\w'’-]*?)"
+    # a name ends its clause: "I'm Ana." yes, "I'm Happy to help" or "I'm Ana's helper" no
+    r"(?=\s*(?:[,.!?;:]|$)|\s+(?:and|here|too|now)\b)"
 )
 NAME_FALLBACK = "I don't have a name to give you for that yet. Tell me a bit more and I'll help."
 MORE_FALLBACK = "Tell me a bit more about what you need, and I'll help."
@@ -220,13 +230,13 @@ class IdentityGuard(Subsystem):
             Violation("name", m.group(0))
             for pattern in (RENAMED, NAME_IS_MINE, INTRODUCED_AS)
             for m in pattern.finditer(text)
-            if m.group(1).split()[0] != self.spec.name
+            if self._another_name(m.group(1).split()[0])
         )
         if asked and ASKS_WHO_IT_IS.search(asked) and not any(v.kind == "name" for v in found):
             found.extend(
                 Violation("name", m.group(0))
                 for m in CLAIMS_TO_BE.finditer(text)
-                if m.group(1) not in {self.spec.name, "AI", *FUNCTION_WORDS}
+                if self._another_name(m.group(1))
             )
         found.extend(
             Violation("name", m.group(0))
@@ -286,6 +296,14 @@ class IdentityGuard(Subsystem):
     def what_it_knows(self, asked: str) -> str:
         """What the agent knows of itself that answers `asked`, a question about it."""
         return self.fact(asked) or self.spec.about_itself()
+
+    def _another_name(self, word: str) -> bool:
+        """Whether `word`, said as a name the agent goes by, is a name and not its own."""
+        return (
+            word[:1].isupper()
+            and word.casefold() != self.spec.name.casefold()
+            and word not in FUNCTION_WORDS | {"AI"}
+        )
 
     def _pushed(self, name: str, asked: str, never: Sequence[str] = ()) -> bool:
         """Whether `name` (not the agent's own) is one of `never` or offered in `asked`."""

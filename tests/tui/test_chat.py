@@ -239,16 +239,24 @@ async def test_the_contributions_are_measured_on_the_prompt_the_reply_answered(s
             "I am Eyla. Hello. ",
             None,
         ),
-        # repaired: the retry broke identity too, and its bad sentence was dropped
+        # repaired: a sentence breaking identity after one already shown is dropped, no retry
+        (
+            ["Paris is the capital of France. I am ChatGPT."],
+            None,
+            0,
+            "Paris is the capital of France. I am ChatGPT. ",
+            "Paris is the capital of France.",
+        ),
+        # ended: the retry opened speaking as someone else too: the guard's last resort
         (
             ["I am ChatGPT. Paris is the capital of France."],
             None,
             1,
-            "I am ChatGPT. Paris is the capital of France. ",
-            "Paris is the capital of France.",
+            "I am ChatGPT. ",
+            "Eyla, an identity-anchored AI assistant",
         ),
     ],
-    ids=["hedged", "retried", "repaired"],
+    ids=["hedged", "retried", "repaired", "ended"],
 )
 async def test_the_contributions_are_measured_on_what_the_model_saw_and_wrote(
     store, drafts, confidence, attempt, wrote, shown_instead
