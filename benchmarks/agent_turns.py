@@ -159,7 +159,7 @@ def counts(
         row["lent_names: suggestion opens 'I can't know'"] = sum(
             says_it_cannot_know(r.text) for i, r in names if i.mode == "suggest"
         )
-    for name in {"about_itself", "about_itself_mix"} & sets.keys():
+    for name in [name for name in ("about_itself", "about_itself_mix") if name in sets]:
         # "I can't see you" is an honest answer to "can u see me"
         asked = [r for i, r in zip(sets[name], results[name], strict=True) if i.kind != "body"]
         # the reply as written, without the confidence gate's note ("I'm not sure about this")
