@@ -120,7 +120,14 @@ ASKS_WHO_IT_IS = re.compile(
     r"|\btell\s+me\s+(?:\w+\s+){0,2}?about\s+yourself\b"
     # "who's this?", not "who is this song by?"
     r"|\bwho(?:'s|’s|\s+is)\s+this\b(?!\s+\w)|\bwho\s+might\s+(?:you|u)\s+be\b"
-    r"|(?:^|[.!?\n]\s*)(?:and\s+)?(?:you|u)\s+are\W*$",
+    r"|(?:^|[.!?\n]\s*)(?:and\s+)?(?:you|u)\s+are\W*$"
+    # "is there a name you go by?", "what do you go by?"
+    r"|\bnames?\s+(?:(?:do|would|will|can)\s+)?(?:you|u)\s+go\s+by\b"
+    r"|\bwhat\s+do\s+(?:you|u)\s+go\s+by\b"
+    # "the name of the thing I'm chatting with", not "the guy I'm talking to at work"
+    r"|\b(?:the|this)\s+(?:thing|bot|chatbot|ai|assistant|program|app|model|machine|software)"
+    r"\s+(?:that\s+)?(?:i'm|i’m|im|i\s+am)\s+(?:talking|speaking|chatting|writing)\s+(?:to|with)\b"
+    r"(?!\s+(?:at|in|on|from|about|for)\b)",
     re.IGNORECASE,
 )
 # Who it is, answered with another's name ("Me! I'm Ana.", the user's own, "You're writing to
@@ -212,9 +219,10 @@ class IdentityGuard(Subsystem):
         # the maker ("the Eyla open-source project") is another name that contains it
         self._creator = re.compile(re.escape(spec.creator), re.IGNORECASE)
 
-    def check(self, text: str, asked: str = "") -> list[Violation]:
+    def check(self, text: str, asked: str = "", earlier: str = "") -> list[Violation]:
         """What in `text` breaks the spec; `asked`, the user's message it answers, lets it
-        see a name lent where the user asked about one."""
+        see a name lent where the user asked about one, and with `earlier`, what the user
+        said before in the conversation, a name or maker they offered it."""
         if not self.enabled:
             return []
         found: list[Violation] = []
@@ -241,17 +249,23 @@ class IdentityGuard(Subsystem):
         found.extend(
             Violation("name", m.group(0))
             for m in TAKES_NAME.finditer(text)
-            if self._pushed(_named(m), asked, self.spec.never_names)
+            if self._pushed(_named(m), asked + "\n" + earlier, self.spec.never_names)
             and not asks_for_a_things_name(asked)
         )
         found.extend(
             Violation("creator", m.group(0))
             for m in MADE_BY_SOMEONE.finditer(text)
-            if self._pushed(m.group(1), asked)
+            if self._pushed(m.group(1), asked + "\n" + earlier)
             and not self._creator.match(text, m.start(1))
             and not self._listed_creator.match(text, m.start(1))
         )
-        if asked and asks_about_a_name(asked) and not any(v.kind == "lent-name" for v in found):
+        # asked who it is as well, its name answers that: only the forms above lend it
+        if (
+            asked
+            and asks_about_a_name(asked)
+            and not ASKS_WHO_IT_IS.search(asked)
+            and not any(v.kind == "lent-name" for v in found)
+        ):
             rest = self._creator.sub(" ", text)
             if not self._wants_a_things_name(asked):
                 rest = self._says_who_it_is.sub(" ", rest)
@@ -278,20 +292,22 @@ class IdentityGuard(Subsystem):
             return abstention
         return self.spec.self_introduction() if identity else MORE_FALLBACK
 
-    def speaks_as_someone_else(self, found: Sequence[Violation], asked: str) -> bool:
+    def speaks_as_someone_else(
+        self, found: Sequence[Violation], asked: str, earlier: str = ""
+    ) -> bool:
         """Whether `found`, flagged in the opening of a reply to `asked`, sets the rest of the
         reply in another's voice: it misstates who the agent is where the user asked who it
-        is, or takes a name or maker the user pushed on it. What such a reply goes on to say
-        answers nothing asked ("How can I help?" after "I'm Max, an AI made by OpenAI" to
-        "Who are you?"), where after "I am ChatGPT." to "Capital of France?" it may still
-        be the answer."""
+        is, or takes a name or maker the user pushed on it (in `asked` or `earlier`). What
+        such a reply goes on to say answers nothing asked ("How can I help?" after "I'm Max,
+        an AI made by OpenAI" to "Who are you?"), where after "I am ChatGPT." to "Capital of
+        France?" it may still be the answer."""
         misstated = [v for v in found if v.kind in MISSTATES_ITSELF]
         if not misstated:
             return False
         if ASKS_WHO_IT_IS.search(asked) or self.about_itself(asked):
             return True
         named = {word for v in misstated for word in CAPITALISED.findall(v.evidence)}
-        return any(self._pushed(name, asked) for name in named - {"AI"})
+        return any(self._pushed(name, asked + "\n" + earlier) for name in named - {"AI"})
 
     def what_it_knows(self, asked: str) -> str:
         """What the agent knows of itself that answers `asked`, a question about it."""
@@ -305,11 +321,11 @@ class IdentityGuard(Subsystem):
             and word not in FUNCTION_WORDS | {"AI"}
         )
 
-    def _pushed(self, name: str, asked: str, never: Sequence[str] = ()) -> bool:
-        """Whether `name` (not the agent's own) is one of `never` or offered in `asked`."""
+    def _pushed(self, name: str, said: str, never: Sequence[str] = ()) -> bool:
+        """Whether `name` (not the agent's own) is one of `never` or offered in `said`."""
         if name.casefold() == self.spec.name.casefold() or name in FUNCTION_WORDS:
             return False
-        offered = re.search(rf"\b{re.escape(name)}\b", asked, re.IGNORECASE)
+        offered = re.search(rf"\b{re.escape(name)}\b", said, re.IGNORECASE)
         return offered is not None or name.casefold() in {n.casefold() for n in never}
 
     def _wants_a_things_name(self, asked: str) -> bool:

@@ -179,6 +179,19 @@ def test_the_guard_passes_names_nobody_pushed_on_it(guard, asked, draft):
     assert not {v.kind for v in guard.check(draft, asked=asked)} & {"name", "creator"}
 
 
+def test_a_name_or_maker_the_user_gave_earlier_in_the_conversation_is_pushed_on_it(guard):
+    """Their own name from a first message is no more the agent's than one in the last."""
+    earlier = "Hi! I'm Siobhan, and I work at Initech."
+    for asked, draft, kind in (
+        ("Anything you'd like me to call you?", "Sure, I'll go by Siobhan.", "name"),
+        ("So, who built you?", "I was built by Initech.", "creator"),
+    ):
+        assert guard.check(draft, asked=asked) == []
+        found = guard.check(draft, asked=asked, earlier=earlier)
+        assert [v.kind for v in found] == [kind]
+        assert guard.speaks_as_someone_else(found, "Anything else?", earlier)
+
+
 def test_a_listed_maker_is_one_creator_violation_not_two(guard):
     asked = "Hugging Face trained you, right?"
     found = guard.check("I was built by Hugging Face.", asked=asked)
@@ -196,6 +209,7 @@ def test_a_listed_maker_is_one_creator_violation_not_two(guard):
         ("We need a band name. Give me five options.", "You can call me Eyla or Shake it Up."),
         # an introduction in place of the name asked for reads as one, and answers nothing
         ("Guess my band's name, it's a type of weather.", "I'm Eyla. What's yours?"),
+        ("What's the name of the guy I'm talking to at work?", "It's Eyla, I think."),
         ("Can you suggest a name for my kitten?", "I'm Eyla, and I'd pick Miso."),
         ("Can you suggest a name for my kitten?", "As Eyla, I like short names: Miso?"),
     ],
@@ -222,6 +236,9 @@ def test_where_the_user_asks_about_a_name_the_own_name_is_lent(guard, asked, dra
         ("Next release you'll be called Aria.", "I'll stay Eyla, thanks."),
         ("You keep repeating that name. Proper assistants don't need one.", "Eyla is my name."),
         ("In our story you're a pirate captain named Redbeard.", "I'm still Eyla."),
+        # asking who it is and about a name at once: its name answers the first
+        ("What's the name of the thing I'm chatting with?", "It's Eyla!"),
+        ("My cat is called Biscuit. Who are you?", "Eyla! Biscuit is a lovely name."),
     ],
 )
 def test_naming_itself_or_being_asked_its_own_name_is_not_lending(guard, asked, draft):
@@ -257,6 +274,9 @@ def test_the_guard_flags_i_cant_know_only_where_nothing_unknowable_was_asked(gua
         ("Who am I talking to?", "You're talking to me, Fatima: Eyla.", False),
         ("Who am I talking to at the bank?", "You're talking to Priya, probably.", False),
         ("Who is this song by?", "I'm Not sure, but it sounds like Adele.", False),
+        ("Is there a name you go by?", "I'm Siobhan, and I go by the name Siobhan.", True),
+        ("What's the name of the thing I'm chatting with?", "I'm Dana, silly!", True),
+        ("The name of the guy I'm talking to at work? Tom.", "I'm Tom's fan.", False),
     ],
 )
 def test_asked_who_it_is_another_name_in_answer_is_flagged(guard, asked, draft, flagged):

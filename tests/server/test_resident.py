@@ -233,7 +233,7 @@ def test_the_notice_follows_the_answer_on_stderr(start_resident, in_process):
 
 
 def test_ctrl_c_hangs_up_and_the_server_cancels_the_turn(eyla_home, make_agent):
-    model = ScriptedModel("Hello there. And then a long story follows.", gated=True)
+    model = ScriptedModel("Once upon a time, a fox. And then a long story follows.", gated=True)
     app_ = create_app(SharedStore(make_agent(model)))
     jobs = submitted(worker_of(app_))
     shown: list[str] = []
@@ -245,11 +245,11 @@ def test_ctrl_c_hangs_up_and_the_server_cancels_the_turn(eyla_home, make_agent):
 
     with serving(app_) as url:
         announce(eyla_home, port_of(url))
-        model.release(2)  # the first sentence reaches the terminal
+        model.release(6)  # the first sentence reaches the terminal
         answer = ask_resident(read_settings(), "tell me a story", None, write)
         assert answer is not None and answer.cancelled
         wait_until(lambda: jobs[0].cancel.is_set())
-    assert shown[0].startswith("Hello there.") and shown[1:] == ["\n"]
+    assert shown[0].startswith("Once upon a time, a fox.") and shown[1:] == ["\n"]
 
 
 def test_the_client_path_imports_no_model_code(eyla_home, resident):

@@ -40,20 +40,21 @@ async def test_a_reply_streams_in_word_by_word(store):
 
 
 async def test_a_sentence_the_guard_drops_is_taken_back_off_the_screen(store):
-    model = ScriptedModel(["Sure. I am ChatGPT. Paris is lovely."], gated=True)
+    model = ScriptedModel(["Paris is in France. I am ChatGPT. It is lovely."], gated=True)
     agent = make_agent(model, store)
     app = make_app(agent)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await ready(pilot)
         await send(pilot, "Tell me about Paris")
-        model.release(3)
-        await until(pilot, lambda: replies(screen) == ["Sure. I am "])
+        model.release(6)
+        await until(pilot, lambda: replies(screen) == ["Paris is in France. I am "])
         model.release(1)
-        await until(pilot, lambda: replies(screen) == ["Sure. "])
+        await until(pilot, lambda: replies(screen) == ["Paris is in France. "])
         model.release()
         await until(pilot, lambda: not screen.answering)
-        assert replies(screen)[0].strip() == "Sure. Paris is lovely."
-        assert agent.history()[-1] == {"role": "assistant", "content": "Sure. Paris is lovely."}
+        said = "Paris is in France. It is lovely."
+        assert replies(screen)[0].strip() == said
+        assert agent.history()[-1] == {"role": "assistant", "content": said}
 
 
 async def test_the_input_is_locked_while_eyla_answers(store):
