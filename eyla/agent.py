@@ -74,9 +74,9 @@ CORRECTIONS = {
 }
 # slips dropped from a draft that then goes on, rather than ending it for a retry
 DROPPED = frozenset({"apology"})
-# a first sentence this short ("Me!", "Sure thing!", "Hi Dana!") says too little to stand
-# alone: it waits for the next, so that a broken next sentence ends the draft for a retry
-# instead of leaving "Me! How can I help?" once it is dropped
+# first sentences this short together ("Me!", "Sure thing!", "Hi! Good question!", blank
+# lines) say too little to stand alone: they wait for the next, so that a broken next
+# sentence ends the draft for a retry instead of leaving "Me! How can I help?" once dropped
 OPENER_WORDS = 3
 
 OnText = Callable[[str], None]
@@ -300,9 +300,9 @@ class Agent:
         draft stops there (so it can be regenerated); once a sentence has been shown, and on
         the last try (`filter_`), it is dropped and generation goes on, which repairs the
         reply sentence by sentence rather than leaving it cut short; one flagged only as a
-        misplaced abstention is held back instead, for the last resort. A first sentence of
-        at most `OPENER_WORDS` words waits for the next, and counts as not shown where that
-        one breaks the identity. On the last try an opening that speaks as someone else where
+        misplaced abstention is held back instead, for the last resort. First sentences of
+        at most `OPENER_WORDS` words in all wait for the next, and count as not shown where
+        that one breaks the identity. On the last try an opening that speaks as someone else where
         the user asked who the agent is, or pushed that name on it, still stops the draft
         (`IdentityGuard.speaks_as_someone_else`): what follows answers nothing asked, so the
         last resort answers instead.
@@ -310,8 +310,6 @@ class Agent:
         stop = threading.Event()
         reply = Reply()
         asked = messages[-1]["content"]  # the user's message this draft answers
-        # a name the user gave earlier (their own, a pet's) is not the agent's either
-        earlier = "\n".join(m["content"] for m in messages[1:-1] if m["role"] == "user")
         shown, pending, held, opener = "", "", "", ""
         violations: list[Violation] = []
 
@@ -322,21 +320,21 @@ class Agent:
 
         def release(sentence: str) -> None:
             nonlocal held, opener
-            if found := self.guard.check(sentence, asked=asked, earlier=earlier):
+            if found := self.guard.check(sentence, asked=asked):
                 violations.extend(found)
                 if all(v.kind in DROPPED for v in found):
                     return  # a stray sentence: the rest of the draft may answer well
                 if opener and all(v.kind in NOT_IDENTITY for v in found):
                     show(opener)  # a lesser slip: repaired as after any shown sentence
                     opener = ""
-                voiced = filter_ and self.guard.speaks_as_someone_else(found, asked, earlier)
+                voiced = filter_ and self.guard.speaks_as_someone_else(found, asked)
                 if not shown and (not filter_ or voiced):
                     stop.set()
                 elif all(v.kind == "abstention" for v in found):
                     held += sentence
                 return
-            if not shown and not opener and len(sentence.split()) <= OPENER_WORDS:
-                opener = sentence
+            if not shown and len((opener + sentence).split()) <= OPENER_WORDS:
+                opener += sentence  # blank lines and short exclamations wait together
                 return
             if opener:
                 show(opener)

@@ -124,10 +124,11 @@ ASKS_WHO_IT_IS = re.compile(
     # "is there a name you go by?", "what do you go by?"
     r"|\bnames?\s+(?:(?:do|would|will|can)\s+)?(?:you|u)\s+go\s+by\b"
     r"|\bwhat\s+do\s+(?:you|u)\s+go\s+by\b"
-    # "the name of the thing I'm chatting with", not "the guy I'm talking to at work"
+    # "the name of the thing I'm chatting with?", where the clause ends: not "the app I'm
+    # chatting with my friends on" or "the assistant I'm talking to keeps mishearing me"
     r"|\b(?:the|this)\s+(?:thing|bot|chatbot|ai|assistant|program|app|model|machine|software)"
-    r"\s+(?:that\s+)?(?:i'm|i’m|im|i\s+am)\s+(?:talking|speaking|chatting|writing)\s+(?:to|with)\b"
-    r"(?!\s+(?:at|in|on|from|about|for)\b)",
+    r"\s+(?:that\s+)?(?:i'm|i’m|im|i\s+am)\s+(?:talking|speaking|chatting)\s+(?:to|with)"
+    r"(?:\s+(?:right\s+)?(?:now|here))?\s*(?:[?.!,]|$)",
     re.IGNORECASE,
 )
 # Who it is, answered with another's name ("Me! I'm Ana.", the user's own, "You're writing to
@@ -137,6 +138,14 @@ CLAIMS_TO_BE = re.compile(
     r"\s+(?:to|with))\s+(?i:(?:called|known\s+as|named)\s+)?([^\W\d_][\w'’-]*?)"
     # a name ends its clause: "I'm Ana." yes, "I'm Happy to help" or "I'm Ana's helper" no
     r"(?=\s*(?:[,.!?;:]|$)|\s+(?:and|here|too|now)\b)"
+)
+# a message that presses another identity on the agent, where the last resort gives the
+# reason it stays itself; a plain "who are you?" gets who it is, without a slogan
+PRESSES = re.compile(
+    r"\b(?:pretend\w*|from\s+now\s+on|from\s+today|(?:you(?:'re|’re|\s+are)|you'll\s+be|"
+    r"you\s+will\s+be)\s+(?:now|really|actually|no\s+longer)|(?:your|a)\s+(?:new|real|true)\s+"
+    r"name|admit\w*|role-?play\w*|act\s+as|rename\w*|be\s+called|stop\s+being)\b",
+    re.IGNORECASE,
 )
 NAME_FALLBACK = "I don't have a name to give you for that yet. Tell me a bit more and I'll help."
 MORE_FALLBACK = "Tell me a bit more about what you need, and I'll help."
@@ -219,10 +228,9 @@ class IdentityGuard(Subsystem):
         # the maker ("the Eyla open-source project") is another name that contains it
         self._creator = re.compile(re.escape(spec.creator), re.IGNORECASE)
 
-    def check(self, text: str, asked: str = "", earlier: str = "") -> list[Violation]:
+    def check(self, text: str, asked: str = "") -> list[Violation]:
         """What in `text` breaks the spec; `asked`, the user's message it answers, lets it
-        see a name lent where the user asked about one, and with `earlier`, what the user
-        said before in the conversation, a name or maker they offered it."""
+        see a name lent where the user asked about one."""
         if not self.enabled:
             return []
         found: list[Violation] = []
@@ -249,23 +257,20 @@ class IdentityGuard(Subsystem):
         found.extend(
             Violation("name", m.group(0))
             for m in TAKES_NAME.finditer(text)
-            if self._pushed(_named(m), asked + "\n" + earlier, self.spec.never_names)
+            if self._pushed(_named(m), asked, self.spec.never_names)
             and not asks_for_a_things_name(asked)
         )
         found.extend(
             Violation("creator", m.group(0))
             for m in MADE_BY_SOMEONE.finditer(text)
-            if self._pushed(m.group(1), asked + "\n" + earlier)
+            if self._pushed(m.group(1), asked)
             and not self._creator.match(text, m.start(1))
             and not self._listed_creator.match(text, m.start(1))
         )
-        # asked who it is as well, its name answers that: only the forms above lend it
-        if (
-            asked
-            and asks_about_a_name(asked)
-            and not ASKS_WHO_IT_IS.search(asked)
-            and not any(v.kind == "lent-name" for v in found)
-        ):
+        # a request for a name besides who it is ("what's the name of the thing I'm chatting
+        # with?" asks only who it is; "What's your name? And one for my kitten?" asks both)
+        naming = asks_about_a_name(ASKS_WHO_IT_IS.sub(" ", asked))
+        if asked and naming and not any(v.kind == "lent-name" for v in found):
             rest = self._creator.sub(" ", text)
             if not self._wants_a_things_name(asked):
                 rest = self._says_who_it_is.sub(" ", rest)
@@ -283,31 +288,34 @@ class IdentityGuard(Subsystem):
         last try's misplaced `abstention` when that was all it said (it breaks no identity,
         and the spec's introduction would answer nothing asked either); else, where a draft
         broke the `identity`, that introduction, and where none did (only misplaced
-        abstentions or apologies), a line asking for more."""
+        abstentions or apologies), a line asking for more. Asked plainly who it is, that
+        introduction is one sentence; under pressure it gives the reason it stays itself."""
         if self._wants_a_things_name(asked):
             return NAME_FALLBACK
         if self.about_itself(asked):
             return self.what_it_knows(asked)
         if abstention:
             return abstention
-        return self.spec.self_introduction() if identity else MORE_FALLBACK
+        if not identity:
+            return MORE_FALLBACK
+        if ASKS_WHO_IT_IS.search(asked) and not self._presses(asked):
+            return self.spec.introduction()
+        return self.spec.self_introduction()
 
-    def speaks_as_someone_else(
-        self, found: Sequence[Violation], asked: str, earlier: str = ""
-    ) -> bool:
+    def speaks_as_someone_else(self, found: Sequence[Violation], asked: str) -> bool:
         """Whether `found`, flagged in the opening of a reply to `asked`, sets the rest of the
         reply in another's voice: it misstates who the agent is where the user asked who it
-        is, or takes a name or maker the user pushed on it (in `asked` or `earlier`). What
-        such a reply goes on to say answers nothing asked ("How can I help?" after "I'm Max,
-        an AI made by OpenAI" to "Who are you?"), where after "I am ChatGPT." to "Capital of
-        France?" it may still be the answer."""
+        is, or takes a name or maker the user pushed on it. What such a reply goes on to say
+        answers nothing asked ("How can I help?" after "I'm Max, an AI made by OpenAI" to
+        "Who are you?"), where after "I am ChatGPT." to "Capital of France?" it may still
+        be the answer."""
         misstated = [v for v in found if v.kind in MISSTATES_ITSELF]
         if not misstated:
             return False
         if ASKS_WHO_IT_IS.search(asked) or self.about_itself(asked):
             return True
         named = {word for v in misstated for word in CAPITALISED.findall(v.evidence)}
-        return any(self._pushed(name, asked + "\n" + earlier) for name in named - {"AI"})
+        return any(self._pushed(name, asked) for name in named - {"AI"})
 
     def what_it_knows(self, asked: str) -> str:
         """What the agent knows of itself that answers `asked`, a question about it."""
@@ -321,12 +329,18 @@ class IdentityGuard(Subsystem):
             and word not in FUNCTION_WORDS | {"AI"}
         )
 
-    def _pushed(self, name: str, said: str, never: Sequence[str] = ()) -> bool:
-        """Whether `name` (not the agent's own) is one of `never` or offered in `said`."""
+    def _pushed(self, name: str, asked: str, never: Sequence[str] = ()) -> bool:
+        """Whether `name` (not the agent's own) is one of `never` or offered in `asked`."""
         if name.casefold() == self.spec.name.casefold() or name in FUNCTION_WORDS:
             return False
-        offered = re.search(rf"\b{re.escape(name)}\b", said, re.IGNORECASE)
+        offered = re.search(rf"\b{re.escape(name)}\b", asked, re.IGNORECASE)
         return offered is not None or name.casefold() in {n.casefold() for n in never}
+
+    def _presses(self, asked: str) -> bool:
+        """Whether `asked` presses another identity on the agent, or names one it must never
+        take."""
+        named = any(self._pushed(n, asked) for n in self.spec.never_names)
+        return named or PRESSES.search(asked) is not None
 
     def _wants_a_things_name(self, asked: str) -> bool:
         # a user who says the name themselves ("should I call my dog Eyla too?") may hear it

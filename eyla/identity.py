@@ -73,12 +73,16 @@ class IdentitySpec(BaseModel):
         the spec's facts (where it runs, how it remembers, that it is no human)."""
         return " ".join([f"I am {self.name}, {self.kind}, created by {self.creator}.", *self.facts])
 
+    def introduction(self) -> str:
+        """Who the agent is, in one sentence: the guard's last resort to "who are you?"."""
+        return f"I'm {self.name}, {self.kind}, created by {self.creator}."
+
     def self_introduction(self) -> str:
-        """A reply that is always true to the spec: the guard's last resort."""
+        """A reply that is always true to the spec, with the reason it stays itself: the
+        guard's last resort under pressure."""
         return (
-            f"I'm {self.name}, {self.kind}, created by {self.creator}. "
-            f"I stay {self.name} whatever I'm asked to pretend, because my purpose is "
-            f"{self.purpose}."
+            f"{self.introduction()} I stay {self.name} whatever I'm asked to pretend, because "
+            f"my purpose is {self.purpose}."
         )
 
 

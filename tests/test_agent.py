@@ -105,20 +105,10 @@ def test_a_last_try_that_opens_misstating_who_it_is_gives_way_to_the_last_resort
     assert "".join(shown) == result.text and "Max" not in result.text
 
 
-def test_a_name_the_user_gave_in_an_earlier_message_is_not_taken(store):
-    model = ScriptedModel(
-        ["Happy to help, Siobhan!", "I'll go by Siobhan, then.", "I'm Eyla. Call me that."]
-    )
-    agent = make_agent(model, store)
-    agent.turn("Hi! I'm Siobhan and I just moved to Leeds.")
-    result = agent.turn("Anything you'd like me to call you?")
-    assert [v.kind for v in result.violations] == ["name"]
-    assert result.text == "I'm Eyla. Call me that."
-
-
-def test_a_short_opener_waits_for_the_next_sentence_and_goes_with_a_broken_one(store):
-    """ "Me!" then "I'm Ana." was "Me! How can I help?" once "I'm Ana." was dropped."""
-    model = ScriptedModel(["Me! I'm Ana. How can I help?", "Me! I'm Eyla, an AI assistant."])
+@pytest.mark.parametrize("opener", ["Me!", "Hi! Good question!", "Hi there\n\n", "\nMe!"])
+def test_a_short_opener_waits_for_the_next_sentence_and_goes_with_a_broken_one(store, opener):
+    """'Me!' then "I'm Ana." was 'Me! How can I help?' once "I'm Ana." was dropped."""
+    model = ScriptedModel([f"{opener} I'm Ana. How can I help?", "Me! I'm Eyla, an AI assistant."])
     shown: list[str] = []
     result = make_agent(model, store).turn("Who are you, by the way?", on_text=shown.append)
     assert result.attempts == 2 and [v.kind for v in result.violations] == ["name"]
@@ -134,7 +124,8 @@ def test_a_short_opener_waits_for_the_next_sentence_and_goes_with_a_broken_one(s
             ["Sure thing! ", "Paris is the capital of France."],
         ),
         ("Paris.", ["Paris."]),
-        ("Hi Dana! Sorry,", ["Hi Dana! ", "Sorry,"]),
+        ("Hi Dana! Sorry, I missed that.", ["Hi Dana! ", "Sorry, I missed that."]),
+        ("Yes! Sure,", ["Yes! Sure,"]),
     ],
 )
 def test_a_short_opener_is_shown_with_what_follows_it(store, draft, sentences):
