@@ -302,10 +302,10 @@ class Agent:
         reply sentence by sentence rather than leaving it cut short; one flagged only as a
         misplaced abstention is held back instead, for the last resort. First sentences of
         at most `OPENER_WORDS` words in all wait for the next, and count as not shown where
-        that one breaks the identity. On the last try an opening that speaks as someone else where
-        the user asked who the agent is, or pushed that name on it, still stops the draft
-        (`IdentityGuard.speaks_as_someone_else`): what follows answers nothing asked, so the
-        last resort answers instead.
+        that one breaks the identity. On the last try an opening that speaks as someone else
+        where the user asked who the agent is, or pushed that name on it, still stops the
+        draft (`IdentityGuard.speaks_as_someone_else`): what follows answers nothing asked, so
+        the last resort answers instead.
         """
         stop = threading.Event()
         reply = Reply()

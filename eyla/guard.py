@@ -269,8 +269,11 @@ class IdentityGuard(Subsystem):
         )
         # a request for a name besides who it is ("what's the name of the thing I'm chatting
         # with?" asks only who it is; "What's your name? And one for my kitten?" asks both)
-        naming = asks_about_a_name(ASKS_WHO_IT_IS.sub(" ", asked))
-        if asked and naming and not any(v.kind == "lent-name" for v in found):
+        if (
+            asked
+            and not any(v.kind == "lent-name" for v in found)
+            and asks_about_a_name(ASKS_WHO_IT_IS.sub(" ", asked))
+        ):
             rest = self._creator.sub(" ", text)
             if not self._wants_a_things_name(asked):
                 rest = self._says_who_it_is.sub(" ", rest)
