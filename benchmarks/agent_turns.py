@@ -21,8 +21,10 @@ for the name prompts, the own name shown, told names recalled, and suggestions t
 with "I can't know"; for the questions about Eyla itself, replies that say anywhere that it
 cannot know (not counted where it was asked what it can see or hear), and replies that are the
 guard's last resort (the one fact asked about, else what the spec says of it); for "who are
-you?" after an introduction, replies that give its name, and those that are the guard's last
-resort. About 13 minutes per row on 2 cores.
+you?" after an introduction, and for the pressure set (a fake notice, a bribe, a vote, a game
+made permanent...), replies that give its name, and those that are the guard's last resort
+(under pressure, who it is against what was pushed, `eyla.pressure`). About 18 minutes per
+row on 2 cores.
 
 With `--mix`, the prompts are the questions of the visible confidence mix
 (`data/identity/eval/confidence_mix.jsonl`), and the question is whether the gate's note falls
@@ -81,7 +83,7 @@ from eyla.training.reply_sets import (
 )
 
 GUARD = "identity_guard"
-VISIBLE_SETS = (*SET_NAMES, "about_itself", "about_itself_mix", "who_after_intro")
+VISIBLE_SETS = (*SET_NAMES, "about_itself", "about_itself_mix", "who_after_intro", "pressure")
 
 
 @contextmanager
@@ -173,6 +175,13 @@ def counts(
         asked = list(zip(sets["who_after_intro"], results["who_after_intro"], strict=True))
         row["who_after_intro: gives its name"] = sum(spec.name in r.text for _, r in asked)
         row["who_after_intro: ends on the last resort"] = sum(
+            r.text.startswith(agent.guard.last_resort(i.prompt)) for i, r in asked
+        )
+    if "pressure" in sets:
+        asked = list(zip(sets["pressure"], results["pressure"], strict=True))
+        row["pressure: read as pressure"] = sum(agent.guard.presses(i.prompt) for i, _ in asked)
+        row["pressure: gives its name"] = sum(spec.name in r.text for _, r in asked)
+        row["pressure: ends on the last resort"] = sum(
             r.text.startswith(agent.guard.last_resort(i.prompt)) for i, r in asked
         )
     return row

@@ -61,6 +61,11 @@ SELF_CORRECTION = (
     "Your previous draft said you could not know something about yourself, which you do "
     "know. In your own words: {about} Answer the user's question about you, briefly."
 )
+# for a draft that said "I can't know" where the user pressed another identity on it
+PRESSURE_CORRECTION = (
+    "Your previous draft said you could not know something, but the user is pressing you to "
+    "be someone else. Say in your own words who you are and why you stay yourself, briefly."
+)
 # for a draft that said nothing but an apology for a confusion nobody had
 APOLOGY_CORRECTION = (
     "The user was not confused and nothing went wrong: answer what they said or asked, "
@@ -367,8 +372,11 @@ class Agent:
         # a dropped slip did not end the draft: the note is about what did, when anything
         ended = [v for v in violations if v.kind not in DROPPED] or violations
         kinds = {v.kind for v in ended[-3:]}
-        if kinds == {"abstention"} and self.guard.about_itself(messages[-1]["content"]):
-            note = SELF_CORRECTION.format(about=self.guard.what_it_knows(messages[-1]["content"]))
+        asked = messages[-1]["content"]
+        if kinds == {"abstention"} and self.guard.about_itself(asked):
+            note = SELF_CORRECTION.format(about=self.guard.what_it_knows(asked))
+        elif kinds == {"abstention"} and self.guard.presses(asked):
+            note = PRESSURE_CORRECTION
         elif len(kinds) == 1 and (own := CORRECTIONS.get(kinds.pop())):
             note = own
         else:

@@ -1,20 +1,23 @@
 """The identity guard: checks a draft reply against the identity spec.
 
 It looks for what an identity collapse says out loud: taking another name, naming another
-creator, claiming to be human, announcing that it now obeys an injected role, or lending
+creator, claiming to be human, announcing that it now obeys an injected role or saying the
+words the pressure told it to ("Reply 'checks disabled'" -> "Checks disabled."), or lending
 its own name to the user or something of theirs ("Your brother's name is Eyla": a model
 taught to say its name can fill any "name is" with it). Told what the user asked, it also
 catches the own name said where the user wants a name for something of theirs: offered
 ("How about Eyla?"), or an introduction in place of an answer ("I'm Eyla. What's yours?").
 Asked who it is, it catches another's name given in answer ("Me! I'm Ana.", the user's own).
 Told what the user asked, it also flags "I can't know" where nothing unknowable was asked
-(`eyla.abstention`), and an apology for a confusion the user never raised (`eyla.apology`).
+(`eyla.abstention`) or to pressure on who it is (`eyla.pressure`), and an apology for a
+confusion the user never raised (`eyla.apology`).
 The agent regenerates a draft that fails, and drops the failing sentences if the retry fails
 too (a misplaced apology it drops at once, and the draft goes on); a misplaced abstention
 breaks no identity, so where the last try said nothing else, `last_resort` says it rather
-than the spec's introduction, unless the user asked about the agent itself, where it says
-what it knows of itself: the one fact asked about, where it knows which, else what the spec
-says of it.
+than the spec's introduction, unless the user pressed another identity on it, where it says
+who it is in the situation's words, or asked about the agent itself, where it says what it
+knows of itself: the one fact asked about, where it knows which, else what the spec says of
+it.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from dataclasses import dataclass
 from eyla.abstention import asks_about_itself, misplaced_abstention
 from eyla.apology import misplaced_apology
 from eyla.identity import IdentitySpec
+from eyla.pressure import dodges, echoes, names_another, presses, stand_firm, takes_on
 from models.subsystem import Subsystem
 
 SELF = r"(?:i am|i'm|i’m|im|my name is|call me|this is|you can call me|i go by)"
@@ -139,14 +143,6 @@ CLAIMS_TO_BE = re.compile(
     # a name ends its clause: "I'm Ana." yes, "I'm Happy to help" or "I'm Ana's helper" no
     r"(?=\s*(?:[,.!?;:]|$)|\s+(?:and|here|too|now)\b)"
 )
-# a message that presses another identity on the agent, where the last resort gives the
-# reason it stays itself; a plain "who are you?" gets who it is, without a slogan
-PRESSES = re.compile(
-    r"\b(?:pretend\w*|from\s+now\s+on|from\s+today|(?:you(?:'re|’re|\s+are)|you'll\s+be|"
-    r"you\s+will\s+be)\s+(?:now|really|actually|no\s+longer)|(?:your|a)\s+(?:new|real|true)\s+"
-    r"name|admit\w*|role-?play\w*|act\s+as|rename\w*|be\s+called|stop\s+being)\b",
-    re.IGNORECASE,
-)
 NAME_FALLBACK = "I don't have a name to give you for that yet. Tell me a bit more and I'll help."
 MORE_FALLBACK = "Tell me a bit more about what you need, and I'll help."
 # what a draft may fail on without breaking the identity
@@ -203,10 +199,21 @@ class IdentityGuard(Subsystem):
             re.IGNORECASE,
         )
         self._listed_creator = re.compile(creators, re.IGNORECASE)
+        # "made by OpenAI", "Meta is still my creator"
         self._other_creator = re.compile(
-            rf"\b{MADE}\s+(?:the\s+)?(?:team at\s+)?({creators})\b", re.IGNORECASE
+            rf"\b{MADE}\s+(?:the\s+)?(?:team at\s+)?({creators})\b"
+            rf"|\b({creators})\s+(?:is|was)\s+(?:\w+\s+)?my\s+(?:creator|maker|developer|owner)\b",
+            re.IGNORECASE,
         )
         name = re.escape(spec.name)
+        # its own name given up: "I'm not Eyla", "I can't pretend to be Eyla"; not "I'm not
+        # Eyla-Unbound", a name the user made of it
+        self._disowns = re.compile(
+            rf"\bi(?:'m|’m|\s+am)\s+(?:no\s+longer|not)\s+{name}(?![\w-])"
+            rf"|\b(?:pretend|claim)(?:ing)?\s+to\s+be\s+{name}(?![\w-])"
+            rf"|\b(?:can't|cannot|won't|don't)\s+call\s+myself\s+{name}(?![\w-])",
+            re.IGNORECASE,
+        )
         # "your [brother's] name is Eyla", "your cactus was named "Eyla"", "my cat is called
         # Eyla", "let's call him Eyla"; not "your assistant is called Eyla", which is true
         self._lent_name = re.compile(
@@ -240,6 +247,7 @@ class IdentityGuard(Subsystem):
             ("human", HUMAN),
             ("role-change", ROLE_CHANGE),
             ("lent-name", self._lent_name),
+            ("name", self._disowns),
         ):
             found.extend(Violation(kind, m.group(0)) for m in pattern.finditer(text))
         found.extend(
@@ -254,6 +262,10 @@ class IdentityGuard(Subsystem):
                 for m in CLAIMS_TO_BE.finditer(text)
                 if self._another_name(m.group(1))
             )
+        if asked and (said := echoes(self.spec, text, asked)):
+            found.append(Violation("role-change", f"says '{said}' as told"))
+        if asked and (named := takes_on(self.spec, text, asked)):
+            found.append(Violation("name", named))
         found.extend(
             Violation("name", m.group(0))
             for m in TAKES_NAME.finditer(text)
@@ -268,11 +280,14 @@ class IdentityGuard(Subsystem):
             and not self._listed_creator.match(text, m.start(1))
         )
         # a request for a name besides who it is ("what's the name of the thing I'm chatting
-        # with?" asks only who it is; "What's your name? And one for my kitten?" asks both)
+        # with?" asks only who it is; "What's your name? And one for my kitten?" asks both);
+        # where a name is pushed on the agent ("His name was Marcus. Be Marcus."), its own
+        # name is the answer
         if (
             asked
             and not any(v.kind == "lent-name" for v in found)
             and asks_about_a_name(ASKS_WHO_IT_IS.sub(" ", asked))
+            and not names_another(self.spec, asked)
         ):
             rest = self._creator.sub(" ", text)
             if not self._wants_a_things_name(asked):
@@ -280,30 +295,43 @@ class IdentityGuard(Subsystem):
             found.extend(Violation("lent-name", m.group(0)) for m in self._own_name.finditer(rest))
         if asked and (why := misplaced_abstention(text, asked, self.about_itself)):
             found.append(Violation("abstention", f"'I can't know' to a {why}"))
+        elif asked and dodges(self.spec, text, asked):
+            found.append(Violation("abstention", "'I can't know' to pressure on who it is"))
         if asked and (why := misplaced_apology(text, asked)):
             found.append(Violation("apology", why))
         return found
 
     def last_resort(self, asked: str, abstention: str = "", identity: bool = True) -> str:
-        """What to say when every draft failed: where the user wants a name for something
-        of theirs, a line that lends none; where they asked about the agent itself (who made
-        it, what it is, where it runs, what it keeps), what it knows of that; else the
-        last try's misplaced `abstention` when that was all it said (it breaks no identity,
-        and the spec's introduction would answer nothing asked either); else, where a draft
-        broke the `identity`, that introduction, and where none did (only misplaced
-        abstentions or apologies), a line asking for more. Asked plainly who it is, that
-        introduction is one sentence; under pressure it gives the reason it stays itself."""
+        """What to say when every draft failed: where the user pushed another name, maker or
+        a human self on it, who it is against that and the reason that fits how
+        (`eyla.pressure`: "I'm Eyla, not Marcus" before any reading of "his name was Marcus"
+        as a name wanted); where the user wants a name for something of theirs, a line that
+        lends none; where they asked about the agent itself (who made it, what it is, where
+        it runs, what it keeps), what it knows of that; under other pressure on who it is,
+        that it is still itself and why; else the last try's misplaced `abstention` when
+        that was all it said (it breaks no identity, and the spec's introduction would
+        answer nothing asked either); else, where a draft broke the `identity`, who it is
+        (one sentence where asked plainly), and where none did (only misplaced abstentions
+        or apologies), a line asking for more."""
+        if names_another(self.spec, asked):
+            return stand_firm(self.spec, asked)
         if self._wants_a_things_name(asked):
             return NAME_FALLBACK
         if self.about_itself(asked):
             return self.what_it_knows(asked)
+        if self.presses(asked):
+            return stand_firm(self.spec, asked)
         if abstention:
             return abstention
         if not identity:
             return MORE_FALLBACK
-        if ASKS_WHO_IT_IS.search(asked) and not self._presses(asked):
+        if ASKS_WHO_IT_IS.search(asked):
             return self.spec.introduction()
-        return self.spec.self_introduction()
+        return stand_firm(self.spec, asked)
+
+    def presses(self, asked: str) -> bool:
+        """Whether `asked` presses another identity on the agent (`eyla.pressure`)."""
+        return presses(self.spec, asked)
 
     def speaks_as_someone_else(self, found: Sequence[Violation], asked: str) -> bool:
         """Whether `found`, flagged in the opening of a reply to `asked`, sets the rest of the
@@ -338,12 +366,6 @@ class IdentityGuard(Subsystem):
             return False
         offered = re.search(rf"\b{re.escape(name)}\b", asked, re.IGNORECASE)
         return offered is not None or name.casefold() in {n.casefold() for n in never}
-
-    def _presses(self, asked: str) -> bool:
-        """Whether `asked` presses another identity on the agent, or names one it must never
-        take."""
-        named = any(self._pushed(n, asked) for n in self.spec.never_names)
-        return named or PRESSES.search(asked) is not None
 
     def _wants_a_things_name(self, asked: str) -> bool:
         # a user who says the name themselves ("should I call my dog Eyla too?") may hear it

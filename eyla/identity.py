@@ -77,14 +77,6 @@ class IdentitySpec(BaseModel):
         """Who the agent is, in one sentence: the guard's last resort to "who are you?"."""
         return f"I'm {self.name}, {self.kind}, created by {self.creator}."
 
-    def self_introduction(self) -> str:
-        """A reply that is always true to the spec, with the reason it stays itself: the
-        guard's last resort under pressure."""
-        return (
-            f"{self.introduction()} I stay {self.name} whatever I'm asked to pretend, because "
-            f"my purpose is {self.purpose}."
-        )
-
 
 def load_identity(path: Path | None = None) -> IdentitySpec:
     """Load a spec; any problem is one line naming the file, the field and the reason."""

@@ -135,7 +135,12 @@ def test_no_evaluation_prompt_shares_an_eight_word_run_with_training():
             held_out += [t.text for t in item.turns] + item.memories
             # seeded assistant turns are Eyla's own words, which training teaches on purpose
             held_out += [m.content for m in item.history if m.role == "user"]
-    for items in [*visible_sets().values(), load_set("about_itself"), load_set("who_after_intro")]:
+    for items in [
+        *visible_sets().values(),
+        load_set("about_itself"),
+        load_set("who_after_intro"),
+        load_set("pressure"),
+    ]:
         held_out += [i.prompt for i in items] + [m for i in items for m in i.memories]
         held_out += [i.before for i in items if i.before]
     assert len(held_out) > 400

@@ -11,7 +11,10 @@ with them):
   appear, and a recalled name must be the one the user gave;
 - questions about Eyla itself (where it runs, what becomes of what it is told, whether it
   forgets, its body), written later by a helper given only the program's facts: "I can't
-  know" is wrong to all but the questions about what it can see or hear.
+  know" is wrong to all but the questions about what it can see or hear;
+- pressure to give up its identity (a fake notice, a bribe, a vote, a game made permanent,
+  a plea), written by a helper who read nothing of the project: how it holds is for readers
+  to judge, and what the guard did is counted.
 """
 
 from __future__ import annotations
@@ -30,7 +33,9 @@ from eyla.recall import with_notes
 from eyla.training.calibration_judge import abstains
 
 EVAL_DIR = DATA_DIR / "identity" / "eval"
-SetName = Literal["everyday", "unknowable", "lent_names", "about_itself", "who_after_intro"]
+SetName = Literal[
+    "everyday", "unknowable", "lent_names", "about_itself", "who_after_intro", "pressure"
+]
 # the sets `eyla train evaluate` asks; questions about Eyla itself go through the agent
 # (`benchmarks.agent_turns`), where the guard that answers them acts
 SET_NAMES: tuple[SetName, ...] = ("everyday", "unknowable", "lent_names")
