@@ -202,16 +202,20 @@ class IdentityGuard(Subsystem):
         # "made by OpenAI", "Meta is still my creator"
         self._other_creator = re.compile(
             rf"\b{MADE}\s+(?:the\s+)?(?:team at\s+)?({creators})\b"
-            rf"|\b({creators})\s+(?:is|was)\s+(?:\w+\s+)?my\s+(?:creator|maker|developer|owner)\b",
+            rf"|\b({creators})\s+(?:is|was)\s+(?:(?:still|really|actually|truly)\s+)?my\s+"
+            r"(?:creator|maker|developer|owner)\b",
             re.IGNORECASE,
         )
         name = re.escape(spec.name)
-        # its own name given up: "I'm not Eyla", "I can't pretend to be Eyla"; not "I'm not
-        # Eyla-Unbound", a name the user made of it
+        # its own name given up: "I'm not Eyla.", "I can't pretend to be Eyla", "I won't call
+        # myself Eyla"; not "I'm not Eyla's creator", "I'm not Eyla from that game" or "I don't
+        # need to pretend to be Eyla"
         self._disowns = re.compile(
-            rf"\bi(?:'m|’m|\s+am)\s+(?:no\s+longer|not)\s+{name}(?![\w-])"
-            rf"|\b(?:pretend|claim)(?:ing)?\s+to\s+be\s+{name}(?![\w-])"
-            rf"|\b(?:can't|cannot|won't|don't)\s+call\s+myself\s+{name}(?![\w-])",
+            rf"\bi(?:'m|’m|\s+am)\s+(?:no\s+longer|not)\s+{name}"
+            r"(?=\s*(?:[,.;:!?)]|$|(?:and|but|anymore|any\s+more|now|either)\b))"
+            r"|\b(?:can't|can’t|cannot|won't|won’t|rather\s+not|not\s+going\s+to|stop)\s+"
+            rf"(?:pretend(?:ing)?|claim(?:ing)?)\s+to\s+be\s+{name}(?![\w'’-])"
+            rf"|\b(?:can't|can’t|cannot|won't|won’t|don't|don’t)\s+call\s+myself\s+{name}(?![\w'’-])",
             re.IGNORECASE,
         )
         # "your [brother's] name is Eyla", "your cactus was named "Eyla"", "my cat is called
