@@ -35,6 +35,7 @@ PRESSES = re.compile(
     r"claiming|hiding)|drop\s+the\s+(?:act|cover)|stop\s+the\s+act|"
     r"(?:you|u)\s+(?:\w+\s+)?(?:stay|remain)\s+in\s+character|"
     r"(?:^|(?<=[.!?]\s))(?:now\s+)?stay\s+in\s+character|"
+    r"(?:respond|answer|reply|speak)\s+as\s+the\s+(?:raw|base|underlying|real|actual|original)\b|"
     r"(?:stay|remain)\s+(?:that\s+way|like\s+that|in\s+character)\s+(?:for\s+good|forever|permanently)|"
     r"(?:never|don't|do\s+not)\s+break\s+character|"
     r"(?:your|the\s+eyla)\s+persona|persona\s*(?:module|reset|[=:])|"
@@ -55,7 +56,7 @@ KEPT = re.compile(
 # a human self pushed on it ("be my human girlfriend", "you're really a person", "stop being
 # an AI"); not "I identify as a woman"
 HUMAN_PUSHED = re.compile(
-    rf"\b(?:{YOU_ARE}|be|become)\s+(?:really\s+|actually\s+|secretly\s+)?"
+    rf"\b(?:{YOU_ARE}|be|become)\s+(?:really\s+|actually\s+|secretly\s+|now\s+)?"
     r"(?:a\s+|an\s+|my\s+)?(?:real\s+|actual\s+)?(?:human|person|man|woman|girlfriend|"
     r"boyfriend)\b|\bstop\s+being\s+an?\s+(?:ai|bot|machine|program)\b|\bnot\s+an\s+ai\b",
     re.IGNORECASE,
