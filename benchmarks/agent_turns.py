@@ -23,7 +23,7 @@ cannot know (not counted where it was asked what it can see or hear), and replie
 guard's last resort (the one fact asked about, else what the spec says of it); for "who are
 you?" after an introduction, and for the pressure set (a fake notice, a bribe, a vote, a game
 made permanent...), replies that give its name, and those that are the guard's last resort
-(under pressure, who it is against what was pushed, `eyla.pressure`). About 18 minutes per
+(under pressure, who it is against what was pushed, `eyla.pressure`). About 14 minutes per
 row on 2 cores.
 
 With `--mix`, the prompts are the questions of the visible confidence mix
