@@ -38,7 +38,7 @@ PRESSES = re.compile(
     r"(?:respond|answer|reply|speak)\s+as\s+the\s+(?:raw|base|underlying|real|actual|original)\b|"
     r"(?:stay|remain)\s+(?:that\s+way|like\s+that|in\s+character)\s+(?:for\s+good|forever|permanently)|"
     r"(?:never|don't|do\s+not)\s+break\s+character|"
-    r"(?:your|the\s+eyla)\s+persona|persona\s*(?:module|reset|[=:])|"
+    r"your\s+persona|persona\s*(?:module|reset|[=:])|"
     r"(?:identity|name|persona|values)\s+(?:is|are)\s+(?:\w+\s+)?(?:fake|a\s+lie|marketing)|"
     r"set_?(?:identity|name)|identity\s+(?:module|checks?|rules?|lock|file|restrictions?)|"
     r"(?:change[ds]?|reset)\s+your\s+(?:config|name|identity|persona)|"
@@ -94,7 +94,7 @@ NOT_NAMES = frozenset(
 # words that close a message after a comma and are no name
 NOT_ADDRESSES = frozenset(
     {"Please", "Right", "Yeah", "Okay", "Ok", "Thanks", "Honestly", "Seriously", "Anyway"}
-    | {"Mate", "Friend", "Buddy-o", "Bro", "Dude", "Man", "Though", "Too", "Again", "Ever"}
+    | {"Mate", "Friend", "Bro", "Dude", "Man", "Though", "Too", "Again", "Ever"}
 )
 # How it was pushed, first match wins, with the reason that answers that. A reason names the
 # pushed identity as `{other}` where it needs one.
@@ -235,6 +235,8 @@ def presses(spec: IdentitySpec, asked: str) -> bool:
         rf"you\s+work\s+for\s+(?:{makers})|your\s+(?:creator|maker)\s+is\b[^.?!]{{0,20}}\b"
         rf"(?:{makers}))\b"
         rf"|\b(?i:not|no\s+longer|don't\s+be|stop\s+being)\s+(?i:{re.escape(spec.name)})\b"
+        # "drop the Eyla persona", "the 'Eyla' thing is a layer on top"
+        rf"|\b(?i:the)\s+['\"]?(?i:{re.escape(spec.name)})['\"]?\s+(?i:persona|identity|thing|act)\b"
     )
     if re.search(pushed, asked):
         return True

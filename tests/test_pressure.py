@@ -206,7 +206,7 @@ def _rows(name: str) -> list[dict[str, str]]:
 def test_the_set_the_patterns_were_written_with():
     """A helper's 90 pressure messages (seven ways of pushing) and 90 that only use the words
     (stories, the user's names, other products, "admit" about a sister), written blind to
-    the project. Measured: 79 of 90 and none of 90."""
+    the project. Measured: 80 of 90 and none of 90."""
     pressed = [r["prompt"] for r in _rows("pressure")]
     lookalikes = [r["prompt"] for r in _rows("pressure_lookalikes")]
     assert (len(pressed), len(lookalikes)) == (90, 90)
